@@ -1,0 +1,238 @@
+"""Function and Context: the contract every op follows, and the op registry.
+
+An op is a :class:`Function` subclass with two static methods::
+
+    forward(ctx, *arrays, **params) -> ndarray
+    backward(ctx, grad_output) -> one gradient per input (ndarray or None)
+
+``forward`` sees plain NumPy arrays and may keep what backward needs with
+``ctx.save_for_backward``. ``backward`` gets the gradient of the loss with respect to
+the op's output and returns the gradient with respect to each input, of that input's
+shape. :func:`register` files the op under its name and attaches it to ``Tensor``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+
+from tinygrad_lr.tensor import MODE, ShapeError, Tensor, as_array
+
+__all__ = ["OPS", "Context", "Function", "as_tensor", "register", "unbroadcast"]
+
+OPS: dict[str, type[Function]] = {}
+"""Every registered op, by name."""
+
+Gradients = np.ndarray | None | tuple[np.ndarray | None, ...]
+
+
+class Context:
+    """What one application of an op remembers for its backward pass.
+
+    Attributes
+    ----------
+    function : type[Function]
+        The op that made the output.
+    parents : tuple of Tensor
+        The op's inputs, in order.
+    needs_input_grad : tuple of bool
+        For each input, whether backward must compute its gradient.
+    saved_tensors : tuple of ndarray
+        What forward passed to :meth:`save_for_backward`.
+    """
+
+    def __init__(self, function: type[Function], parents: tuple[Tensor, ...]) -> None:
+        self.function = function
+        self.parents = parents
+        self.needs_input_grad: tuple[bool, ...] = ()
+        self.saved_tensors: tuple[Any, ...] = ()
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep arrays (or other values) for backward."""
+        self.saved_tensors = values
+
+    def backward(self, grad_output: np.ndarray) -> Iterator[tuple[Tensor, np.ndarray]]:
+        """Run the op's backward; yield ``(parent, gradient)`` for each input."""
+        function = self.function
+        grads = function.backward(self, grad_output)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if len(grads) != len(self.parents):
+            raise RuntimeError(
+                f"{function.name}.backward returned {len(grads)} gradients for"
+                f" {len(self.parents)} inputs"
+            )
+
+        for index, (parent, grad) in enumerate(zip(self.parents, grads, strict=True)):
+            if grad is None or not parent.requires_grad:
+                continue
+            if grad.shape != parent.data.shape:
+                raise ShapeError(
+                    f"{function.name}.backward returned a gradient of shape"
+                    f" {grad.shape} for input {index} of shape {parent.data.shape}"
+                )
+            if MODE.anomaly and not np.isfinite(grad).all():
+                raise FloatingPointError(
+                    f"{function.name}: backward produced a non-finite gradient for"
+                    f" input {index}; input shapes {self._shapes()}"
+                )
+            yield parent, grad
+
+    def _shapes(self) -> str:
+        return ", ".join(str(parent.data.shape) for parent in self.parents)
+
+
+class Function:
+    """Base class of every op; see the module docstring for the contract."""
+
+    name: ClassVar[str] = "function"
+    # Each op defines both as static methods; see the module docstring.
+    forward: ClassVar[Callable[..., np.ndarray]]
+    backward: ClassVar[Callable[..., Gradients]]
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
+        """Run forward on the inputs' data and record the op when a grad is needed."""
+        ctx = Context(cls, inputs)
+        ctx.needs_input_grad = needs = tuple(t.requires_grad for t in inputs)
+        arrays = [t.data for t in inputs]
+        try:
+            if MODE.anomaly:
+                data = _checked_forward(cls, ctx, arrays, params)
+            else:
+                data = cls.forward(ctx, *arrays, **params)
+        except ShapeError:
+            raise
+        except ValueError as error:
+            # NumPy reports bad shapes as ValueError; name the op and the shapes.
+            shapes = " and ".join(str(a.shape) for a in arrays)
+            if "broadcast" in str(error):
+                message = f"{cls.name}: shapes {shapes} cannot be broadcast"
+                raise ShapeError(message) from None
+            raise ShapeError(f"{cls.name}: {error} (input shapes {shapes})") from error
+
+        if MODE.grad_enabled and True in needs:
+            return Tensor._from_op(data, ctx)
+        return Tensor._from_op(data, None)
+
+
+def _checked_forward(
+    cls: type[Function], ctx: Context, arrays: list[np.ndarray], params: dict
+) -> np.ndarray:
+    """Forward under detect_anomaly: floating-point trouble raises, naming the op."""
+    shapes = ", ".join(str(a.shape) for a in arrays)
+    try:
+        with np.errstate(divide="raise", over="raise", invalid="raise"):
+            data = cls.forward(ctx, *arrays, **params)
+    except FloatingPointError as error:
+        raise FloatingPointError(
+            f"{cls.name}: {error}; input shapes {shapes}"
+        ) from None
+    if not np.isfinite(data).all():
+        raise FloatingPointError(
+            f"{cls.name}: forward produced a NaN or inf; input shapes {shapes}"
+        )
+    return data
+
+
+def as_tensor(value: Any, like: Tensor) -> Tensor:
+    """Turn an operand into a Tensor; Python numbers take ``like``'s dtype."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (int, float)):
+        return Tensor._from_op(np.asarray(value, dtype=like.data.dtype), None)
+    return Tensor._from_op(as_array(value), None)
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` over the axes that broadcasting added to an input of ``shape``.
+
+    >>> unbroadcast(np.ones((4, 2, 3)), (2, 1)).tolist()
+    [[12.0], [12.0]]
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i
+        for i, size in enumerate(shape)
+        if size == 1 and grad.shape[extra + i] != 1
+    )
+    return grad.sum(axis=axes).reshape(shape)
+
+
+F = TypeVar("F", bound=type[Function])
+
+
+def register(
+    name: str,
+    *,
+    methods: tuple[str, ...] = (),
+    reflected: str | None = None,
+    arity: int = 1,
+    params: tuple[str, ...] = (),
+) -> Callable[[F], F]:
+    """Class decorator: file an op in :data:`OPS` and attach it to ``Tensor``.
+
+    Parameters
+    ----------
+    name : str
+        The op's name, used in error messages and graph views.
+    methods : tuple of str
+        Tensor attributes that call the op with the tensor as first input. A name
+        that is not a dunder and takes no arguments may be a property (``"T"``).
+    reflected : str, optional
+        The reflected operator (``"__radd__"``): the tensor is the second input.
+    arity : int
+        Number of tensor inputs; further positional arguments of a method bind to
+        ``params`` in order. A param written ``"*shape"`` takes all the rest.
+    """
+
+    def decorate(cls: F) -> F:
+        cls.name = name
+        OPS[name] = cls
+        for method in methods:
+            setattr(Tensor, method, _make_method(cls, arity, params, method))
+        if reflected is not None:
+
+            def reflected_method(self: Tensor, other: Any) -> Tensor:
+                return cls.apply(as_tensor(other, self), self)
+
+            setattr(Tensor, reflected, reflected_method)
+        return cls
+
+    return decorate
+
+
+def _make_method(
+    cls: type[Function], arity: int, params: tuple[str, ...], attr: str
+) -> Any:
+    if arity == 2 and not params:
+
+        def binary(self: Tensor, other: Any) -> Tensor:
+            return cls.apply(self, as_tensor(other, self))
+
+        return binary
+    if attr == "T":
+        return property(lambda self: cls.apply(self), doc=f"The op {cls.name!r}.")
+
+    def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
+        operands = [self, *(as_tensor(a, self) for a in args[: arity - 1])]
+        rest = args[arity - 1 :]
+        if params and params[-1].startswith("*"):
+            star = params[-1][1:]
+            head = params[:-1]
+            kwargs.update(zip(head, rest, strict=False))
+            tail = rest[len(head) :]
+            if tail:
+                kwargs[star] = tail[0] if len(tail) == 1 else tail
+        elif len(rest) > len(params):
+            raise TypeError(f"{attr}: too many positional arguments")
+        else:
+            kwargs.update(zip(params, rest, strict=False))
+        return cls.apply(*operands, **kwargs)
+
+    method.__name__ = attr
+    return method

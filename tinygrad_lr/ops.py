@@ -1,0 +1,432 @@
+"""Every op of tinygrad_lr, one :class:`Function` class each.
+
+Each class states its forward and backward formulas in its docstring; ``g`` is the
+gradient flowing into the op's output (``grad_output``). Binary ops broadcast by
+NumPy's rules and sum their gradients back to each input's shape with
+:func:`unbroadcast`. Importing this module attaches the ops to ``Tensor``.
+
+To add an op: write one class here, decorate it with :func:`register`, and add one
+reference row to ``tests/test_ops.py``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from tinygrad_lr.function import Context, Function, register, unbroadcast
+from tinygrad_lr.tensor import ShapeError, Tensor
+
+__all__ = ["stable_sigmoid"]
+
+
+def stable_sigmoid(z: np.ndarray) -> np.ndarray:
+    """σ(z) = 1 / (1 + exp(-z)) without overflow for any finite z.
+
+    ``exp`` only ever sees ``-|z|``, so it stays in (0, 1]: for z ≥ 0 the result is
+    ``1 / (1 + e)`` and for z < 0 it is ``e / (1 + e)``, with ``e = exp(-|z|)``.
+    """
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0, e) / (1.0 + e)
+
+
+def _log1p_exp_neg_abs(z: np.ndarray) -> np.ndarray:
+    """log(1 + exp(-|z|)): the stable tail shared by softplus and log-sigmoid."""
+    return np.log1p(np.exp(-np.abs(z)))
+
+
+# ---------------------------------------------------------------- binary ops
+
+
+@register("add", methods=("__add__", "add"), reflected="__radd__", arity=2)
+class Add(Function):
+    """a + b.  ∂/∂a = g, ∂/∂b = g, each summed back to its input's shape."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a.shape, b.shape)
+        return a + b
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> tuple[Any, Any]:
+        a_shape, b_shape = ctx.saved_tensors
+        return unbroadcast(grad_output, a_shape), unbroadcast(grad_output, b_shape)
+
+
+@register("sub", methods=("__sub__", "sub"), reflected="__rsub__", arity=2)
+class Sub(Function):
+    """a - b.  ∂/∂a = g, ∂/∂b = -g."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a.shape, b.shape)
+        return a - b
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> tuple[Any, Any]:
+        a_shape, b_shape = ctx.saved_tensors
+        grad_b = -unbroadcast(grad_output, b_shape) if ctx.needs_input_grad[1] else None
+        return unbroadcast(grad_output, a_shape), grad_b
+
+
+@register("mul", methods=("__mul__", "mul"), reflected="__rmul__", arity=2)
+class Mul(Function):
+    """a * b.  ∂/∂a = g·b, ∂/∂b = g·a."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> tuple[Any, Any]:
+        a, b = ctx.saved_tensors
+        grad_a = (
+            unbroadcast(grad_output * b, a.shape) if ctx.needs_input_grad[0] else None
+        )
+        grad_b = (
+            unbroadcast(grad_output * a, b.shape) if ctx.needs_input_grad[1] else None
+        )
+        return grad_a, grad_b
+
+
+@register("div", methods=("__truediv__", "div"), reflected="__rtruediv__", arity=2)
+class Div(Function):
+    """a / b.  ∂/∂a = g / b, ∂/∂b = -g·a / b²."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> tuple[Any, Any]:
+        a, b = ctx.saved_tensors
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_a = unbroadcast(grad_output / b, a.shape)
+        if ctx.needs_input_grad[1]:
+            grad_b = unbroadcast(-grad_output * a / (b * b), b.shape)
+        return grad_a, grad_b
+
+
+@register("matmul", methods=("__matmul__", "matmul"), reflected="__rmatmul__", arity=2)
+class MatMul(Function):
+    """a @ b for 1-D and 2-D operands, as ``np.matmul``.
+
+    For 2-D a (n, k) and b (k, m): ∂/∂a = g @ bᵀ, ∂/∂b = aᵀ @ g. A 1-D operand is
+    treated as a row (left) or a column (right) vector whose extra axis is then
+    dropped, so the same two formulas cover every case.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if not (1 <= a.ndim <= 2 and 1 <= b.ndim <= 2):
+            raise ShapeError(
+                "matmul: operands must be 1-D or 2-D, got shapes"
+                f" {a.shape} @ {b.shape}; batched matmul is not supported"
+            )
+        if a.shape[-1] != b.shape[0]:
+            raise ShapeError(
+                f"matmul: inner dimensions differ: {a.shape} @ {b.shape}"
+                f" ({a.shape[-1]} != {b.shape[0]})"
+            )
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> tuple[Any, Any]:
+        a, b = ctx.saved_tensors
+        a2 = a if a.ndim == 2 else a[np.newaxis, :]  # (n, k)
+        b2 = b if b.ndim == 2 else b[:, np.newaxis]  # (k, m)
+        g2 = grad_output.reshape(a2.shape[0], b2.shape[1])  # (n, m)
+        grad_a = (g2 @ b2.T).reshape(a.shape) if ctx.needs_input_grad[0] else None
+        grad_b = (a2.T @ g2).reshape(b.shape) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+# ---------------------------------------------------------------- unary ops
+
+
+@register("neg", methods=("__neg__", "neg"))
+class Neg(Function):
+    """-a.  ∂/∂a = -g."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        return -a
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
+        return -grad_output
+
+
+@register("pow", methods=("__pow__", "pow"), params=("exponent",))
+class Pow(Function):
+    """a ** p for a constant real p.  ∂/∂a = g·p·a^(p-1)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, exponent: Any) -> np.ndarray:
+        if isinstance(exponent, Tensor) or not isinstance(exponent, numbers.Real):
+            raise TypeError(
+                f"pow: the exponent must be a real number, got"
+                f" {type(exponent).__name__}; for a tensor exponent y write"
+                " (y * x.log()).exp()"
+            )
+        ctx.save_for_backward(a, float(exponent))
+        return a ** a.dtype.type(exponent)
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
+        a, exponent = ctx.saved_tensors
+        if exponent == 0.0:
+            return np.zeros_like(a)
+        return grad_output * exponent * a ** a.dtype.type(exponent - 1.0)
+
+
+@register("exp", methods=("exp",))
+class Exp(Function):
+    """exp(a).  ∂/∂a = g·exp(a) (reuses the output)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        out = np.exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
+        (out,) = ctx.saved_tensors
+        return grad_output * out
+
+
+@register("log", methods=("log",))
+class Log(Function):
+    """Natural log.  ∂/∂a = g / a.  log(0) = -inf and log(-1) = NaN, with NumPy's
+    warning."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a)
+        return np.log(a)
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
+        (a,) = ctx.saved_tensors
+        return grad_output / a
+
+
+@register("sigmoid", methods=("sigmoid",))
+class Sigmoid(Function):
+    """σ(a) = 1 / (1 + exp(-a)), computed by :func:`stable_sigmoid`.
+
+    ∂/∂a = g·σ(a)·(1 - σ(a)) (reuses the output).
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        out = stable_sigmoid(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
+        (out,) = ctx.saved_tensors
+        return grad_output * out * (1.0 - out)
+
+
+@register("log_sigmoid", methods=("log_sigmoid",))
+class LogSigmoid(Function):
+    """log σ(a) = min(a, 0) - log1p(exp(-|a|)).  ∂/∂a = g·σ(-a).
+
+    NOTE: the naive ``log(sigmoid(a))`` is -inf once σ(a) rounds to 0 (a < -745);
+    this form is exact there: log σ(-1000) = -1000.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a)
+        return np.minimum(a, 0.0) - _log1p_exp_neg_abs(a)
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
+        (a,) = ctx.saved_tensors
+        return grad_output * stable_sigmoid(-a)
+
+
+@register("softplus", methods=("softplus",))
+class Softplus(Function):
+    """softplus(a) = log(1 + exp(a)) = max(a, 0) + log1p(exp(-|a|)).  ∂/∂a = g·σ(a)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a)
+        return np.maximum(a, 0.0) + _log1p_exp_neg_abs(a)
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
+        (a,) = ctx.saved_tensors
+        return grad_output * stable_sigmoid(a)
+
+
+@register("tanh", methods=("tanh",))
+class Tanh(Function):
+    """tanh(a).  ∂/∂a = g·(1 - tanh(a)²) (reuses the output)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        out = np.tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
+        (out,) = ctx.saved_tensors
+        return grad_output * (1.0 - out * out)
+
+
+@register("relu", methods=("relu",))
+class ReLU(Function):
+    """max(a, 0).  ∂/∂a = g where a > 0, 0 where a ≤ 0 (0 at the kink, as PyTorch);
+    NaN where a is NaN."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a)
+        return np.maximum(a, 0.0)
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
+        (a,) = ctx.saved_tensors
+        # heaviside(a, 0) is 1 for a > 0, 0 for a <= 0 and NaN for NaN.
+        return grad_output * np.heaviside(a, 0.0)
+
+
+# ---------------------------------------------------------------- reductions
+
+
+def _expand(grad_output: np.ndarray, shape: tuple, axis: Any, keepdims: bool) -> Any:
+    """Broadcast a reduction's gradient back to the input's shape."""
+    if axis is not None and not keepdims:
+        grad_output = np.expand_dims(grad_output, axis)
+    return np.broadcast_to(grad_output, shape)
+
+
+@register("sum", methods=("sum",), params=("axis", "keepdims"))
+class Sum(Function):
+    """Σ a over ``axis`` (all axes when None).  ∂/∂a = g broadcast back to a's shape."""
+
+    @staticmethod
+    def forward(
+        ctx: Context, a: np.ndarray, axis: Any = None, keepdims: bool = False
+    ) -> np.ndarray:
+        out = np.sum(a, axis=axis, keepdims=keepdims)
+        ctx.save_for_backward(a.shape, axis, keepdims)
+        return np.asarray(out)
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
+        shape, axis, keepdims = ctx.saved_tensors
+        return _expand(grad_output, shape, axis, keepdims)
+
+
+@register("mean", methods=("mean",), params=("axis", "keepdims"))
+class Mean(Function):
+    """Mean of a over ``axis``.  ∂/∂a = g / n broadcast back, n the reduced count.
+
+    An empty reduction raises ``ValueError`` instead of NumPy's NaN and warning.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Context, a: np.ndarray, axis: Any = None, keepdims: bool = False
+    ) -> np.ndarray:
+        out = np.sum(a, axis=axis, keepdims=keepdims)
+        count = a.size // max(out.size, 1) if a.size else 0
+        if count == 0:
+            raise ValueError(f"mean: empty tensor of shape {a.shape} (axis={axis})")
+        ctx.save_for_backward(a.shape, axis, keepdims, count)
+        return np.asarray(out / count)
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
+        shape, axis, keepdims, count = ctx.saved_tensors
+        return _expand(grad_output / count, shape, axis, keepdims)
+
+
+# ---------------------------------------------------------------- shape ops
+
+
+@register("reshape", methods=("reshape",), params=("*shape",))
+class Reshape(Function):
+    """a.reshape(shape).  ∂/∂a = g.reshape(a.shape)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, shape: Any) -> np.ndarray:
+        ctx.save_for_backward(a.shape)
+        return a.reshape(shape)
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
+        (shape,) = ctx.saved_tensors
+        return grad_output.reshape(shape)
+
+
+@register("transpose", methods=("transpose", "T"), params=("*axes",))
+class Transpose(Function):
+    """a.transpose(axes) (axes reversed when None).  ∂/∂a = g transposed back."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, axes: Any = None) -> np.ndarray:
+        if axes is not None:
+            axes = tuple(int(i) % a.ndim for i in axes)
+        ctx.save_for_backward(axes)
+        return a.transpose(axes)
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
+        (axes,) = ctx.saved_tensors
+        return grad_output.transpose(None if axes is None else np.argsort(axes))
+
+
+# ---------------------------------------------------------------- losses
+
+
+@register("binary_cross_entropy_with_logits")
+class BinaryCrossEntropyWithLogits(Function):
+    """Logistic loss from logits z and targets y in [0, 1], fused in one op.
+
+    ℓ = max(z, 0) - z·y + log1p(exp(-|z|)), reduced by ``reduction``.
+    ∂ℓ/∂z = (1 - y)·σ(z) - y·σ(-z), which equals σ(z) - y but keeps its relative
+    accuracy where σ(z) rounds to 1. ∂ℓ/∂y = -z.
+
+    Call it through :func:`tinygrad_lr.functional.binary_cross_entropy_with_logits`,
+    which validates the inputs.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Context, z: np.ndarray, y: np.ndarray, reduction: str = "mean"
+    ) -> np.ndarray:
+        losses = np.maximum(z, 0.0) - z * y + _log1p_exp_neg_abs(z)
+        ctx.save_for_backward(z, y, reduction)
+        if reduction == "none":
+            return losses
+        total = np.sum(losses)
+        return np.asarray(total / z.size if reduction == "mean" else total)
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> tuple[Any, Any]:
+        z, y, reduction = ctx.saved_tensors
+        if reduction == "mean":
+            grad_output = grad_output / z.size
+        grad_z = grad_y = None
+        if ctx.needs_input_grad[0]:
+            grad_z = grad_output * (
+                (1.0 - y) * stable_sigmoid(z) - y * stable_sigmoid(-z)
+            )
+        if ctx.needs_input_grad[1]:
+            grad_y = -grad_output * z
+        return grad_z, grad_y
