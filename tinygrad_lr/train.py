@@ -1,0 +1,228 @@
+"""fit(): the training loop, full-batch or mini-batch.
+
+>>> import numpy as np
+>>> from tinygrad_lr import nn, optim
+>>> X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+>>> y = np.array([1.0, 0.0, 1.0, 0.0])
+>>> model = nn.LogisticRegression(2, rng=0)
+>>> history = fit(model, X, y, optimizer=optim.SGD(model.parameters(), lr=0.5),
+...               epochs=50)
+>>> len(history.loss), history.loss[-1] < history.loss[0]
+(50, True)
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tinygrad_lr import functional as F
+from tinygrad_lr._random import as_generator
+from tinygrad_lr.data import batches
+from tinygrad_lr.nn.module import Module
+from tinygrad_lr.optim import Optimizer
+from tinygrad_lr.tensor import Tensor, no_grad
+
+__all__ = ["History", "fit"]
+
+logger = logging.getLogger(__name__)
+
+LossFunction = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclass
+class History:
+    """What happened during :func:`fit`, one entry per epoch.
+
+    Attributes
+    ----------
+    loss : list of float
+        Mean training loss of the epoch's batches, each computed before its step.
+    val_loss, val_accuracy : list of float
+        Loss and accuracy on ``validation_data`` after each epoch (empty without it).
+    seconds : float
+        Wall-clock time of the whole fit.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _check_data(X: Any, y: Any, where: str) -> tuple[Any, np.ndarray]:
+    """Validate shapes and labels once; X may be a memmap and is not copied."""
+    if not hasattr(X, "shape") or not hasattr(X, "__getitem__"):
+        X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if len(X.shape) != 2:
+        raise ValueError(
+            f"{where}: expected 2-D X of shape (n_samples, n_features), got shape"
+            f" {tuple(X.shape)}"
+        )
+    if y.ndim != 1:
+        raise ValueError(
+            f"{where}: expected 1-D y of shape (n_samples,), got {y.shape}"
+        )
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"{where}: X has {X.shape[0]} samples but y has {y.shape[0]}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{where}: X has 0 samples; at least 1 required")
+    if not np.isfinite(y).all():
+        raise ValueError(f"{where}: y contains NaN or infinity")
+    return X, y
+
+
+def _check_finite(X: Any, where: str) -> None:
+    """Raise ValueError naming the first NaN or inf in X."""
+    values = X.data if isinstance(X, Tensor) else np.asarray(X)
+    finite = np.isfinite(values)
+    if not finite.all():
+        row, column = np.argwhere(~finite)[0]
+        kind = "NaN" if np.isnan(values[row, column]) else "infinity"
+        raise ValueError(
+            f"{where}: X contains {kind} (first at row {row}, column {column})"
+        )
+
+
+def _positive(value: Any, where: str, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{where}: {name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+class _Progress:
+    """A one-line progress bar on stderr, drawn at most ten times a second."""
+
+    def __init__(self, total: int, enabled: bool | None) -> None:
+        if enabled is None:
+            enabled = sys.stderr.isatty() and total >= 20
+        self.total, self.enabled, self.last = total, enabled, 0.0
+
+    def update(self, epoch: int, loss: float) -> None:
+        now = time.perf_counter()
+        if not self.enabled or (now - self.last < 0.1 and epoch < self.total):
+            return
+        self.last = now
+        filled = 30 * epoch // self.total
+        bar = "#" * filled + "-" * (30 - filled)
+        sys.stderr.write(f"\r[{bar}] epoch {epoch}/{self.total} loss {loss:.4f}")
+        if epoch == self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def fit(
+    model: Module,
+    X: Any,
+    y: Any,
+    *,
+    optimizer: Optimizer,
+    epochs: int,
+    batch_size: int | None = None,
+    loss_fn: LossFunction = F.binary_cross_entropy_with_logits,
+    rng: Any = None,
+    validation_data: tuple[Any, Any] | None = None,
+    callbacks: Iterable[Callable[[int, History], Any]] = (),
+    progress: bool | None = None,
+) -> History:
+    """Train ``model`` on (X, y) with ``optimizer`` and return a :class:`History`.
+
+    Parameters
+    ----------
+    model : Module
+        Maps X to logits of shape (n_samples,).
+    X : array-like of shape (n_samples, n_features)
+        Anything that slices, an ``np.memmap`` included: mini-batches are read one
+        at a time, so X need not fit in memory.
+    y : array-like of shape (n_samples,)
+        Targets in [0, 1].
+    optimizer : Optimizer
+        Updates the model's parameters after each batch.
+    epochs : int
+        Passes over the data; with ``batch_size=None`` each epoch is one
+        full-batch gradient step.
+    batch_size : int, optional
+        Rows per mini-batch, shuffled each epoch with ``rng``; None for full batch.
+    loss_fn : callable, default binary_cross_entropy_with_logits
+        ``loss_fn(logits, targets)`` returning a 0-d Tensor.
+    rng : None, int, Generator or RandomState
+        Source of the shuffling.
+    validation_data : (X_val, y_val), optional
+        Evaluated after every epoch into ``val_loss`` and ``val_accuracy``.
+    callbacks : iterable of callables
+        Called as ``callback(epoch, history)`` after every epoch; returning True
+        stops training.
+    progress : bool, optional
+        Draw a progress bar on stderr; by default only when stderr is a terminal.
+
+    Raises
+    ------
+    FloatingPointError
+        When the loss becomes NaN or inf, naming the epoch and step; the
+        parameters keep the values of the last finite step.
+    """
+    X, y = _check_data(X, y, "fit")
+    epochs = _positive(epochs, "fit", "epochs")
+    if batch_size is not None:
+        batch_size = _positive(batch_size, "fit", "batch_size")
+        if batch_size > X.shape[0]:
+            raise ValueError(
+                f"fit: batch_size must be <= n_samples ({X.shape[0]}), got {batch_size}"
+            )
+    if validation_data is not None:
+        X_val, y_val = _check_data(*validation_data, "fit (validation_data)")
+    generator = as_generator(rng)
+    bar = _Progress(epochs, progress)
+    history = History()
+    callbacks = list(callbacks)
+    start = time.perf_counter()
+    full_X = Tensor(np.asarray(X)) if batch_size is None else None
+    full_y = Tensor(y) if batch_size is None else None
+
+    step = 0
+    for epoch in range(1, epochs + 1):
+        if full_X is not None and full_y is not None:
+            epoch_batches: Iterable[tuple[Any, Any]] = [(full_X, full_y)]
+        else:
+            epoch_batches = batches(X, y, batch_size or 1, rng=generator)
+        total, count = 0.0, 0
+        for X_batch, y_batch in epoch_batches:
+            step += 1
+            if epoch == 1:
+                _check_finite(X_batch, "fit")
+            optimizer.zero_grad()
+            loss = loss_fn(model(X_batch), Tensor(y_batch))
+            value = float(loss.data)
+            if not np.isfinite(value):
+                raise FloatingPointError(
+                    f"fit: loss became non-finite ({value}) at epoch {epoch}, step"
+                    f" {step}; try a smaller learning rate"
+                )
+            loss.backward()
+            optimizer.step()
+            total += value * len(y_batch)
+            count += len(y_batch)
+        history.loss.append(total / count)
+
+        if validation_data is not None:
+            with no_grad():
+                logits = model(Tensor(np.asarray(X_val)))
+                history.val_loss.append(float(loss_fn(logits, Tensor(y_val)).data))
+            history.val_accuracy.append(
+                float(np.mean((logits.data > 0) == (y_val > 0.5)))
+            )
+        logger.debug("epoch %d: loss %.6g", epoch, history.loss[-1])
+        bar.update(epoch, history.loss[-1])
+        if any([callback(epoch, history) is True for callback in callbacks]):
+            logger.info("fit: a callback stopped training after epoch %d", epoch)
+            break
+
+    history.seconds = time.perf_counter() - start
+    return history
