@@ -19,6 +19,7 @@ from tinygrad_lr import (
     reference,
 )
 from tinygrad_lr.gradcheck import GradcheckError, gradcheck
+from tinygrad_lr.serialize import SerializationError, load, save
 from tinygrad_lr.tensor import (
     DTypeError,
     GraphError,
@@ -35,6 +36,7 @@ __all__ = [
     "DTypeError",
     "GradcheckError",
     "GraphError",
+    "SerializationError",
     "ShapeError",
     "Tensor",
     "data",
@@ -42,11 +44,13 @@ __all__ = [
     "functional",
     "gradcheck",
     "is_grad_enabled",
+    "load",
     "nn",
     "no_grad",
     "ops",
     "optim",
     "reference",
+    "save",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -63,6 +63,23 @@ class Module:
         for parameter in self.parameters():
             parameter.grad = None
 
+    def to(self, dtype: Any) -> Module:
+        """Convert every parameter to ``dtype`` (float32 or float64) in place.
+
+        Gradients are cleared, since they belong to the old values. Returns the
+        module, so ``model = MLP([2, 8, 1]).to("float32")`` reads naturally.
+        """
+        target = np.dtype(dtype)
+        if target != np.float32 and target != np.float64:
+            raise DTypeError(
+                f"{type(self).__name__}.to: dtype must be float32 or float64, got"
+                f" {target}"
+            )
+        for parameter in self.parameters():
+            parameter.data = parameter.data.astype(target)
+            parameter.grad = None
+        return self
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """A copy of every parameter's data, keyed by dotted name."""
         return {name: p.data.copy() for name, p in self.named_parameters()}
