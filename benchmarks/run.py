@@ -1,0 +1,361 @@
+"""Run the benchmarks: tinygrad_lr against hand-written NumPy, in one process.
+
+Usage::
+
+    python -m benchmarks.run                 # every workload, default rounds
+    python -m benchmarks.run --rounds 3 --only reference --only mlp
+    python -m benchmarks.run --rounds 1 --quick    # tiny sizes, a smoke run
+
+Each round runs every implementation of every workload once, numpy first in even
+rounds and last in odd ones, so that slow drifts of the machine (frequency, other
+processes) hit both sides alike. The report gives, per measurement, the median and
+min-max over rounds, the ratio to NumPy of each round and the median ratio. The
+targets at the end are information, not assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from benchmarks.workloads import FACTORIES, NAMES, Sizes, Workload
+
+DEFAULT_ROUNDS = 15
+
+# results[workload name][implementation][measurement] = one value per round
+Results = dict[str, dict[str, dict[str, list[float]]]]
+
+
+# ---------------------------------------------------------------- machine facts
+
+
+def machine_facts() -> list[tuple[str, str]]:
+    """CPU, cores, Python, NumPy, BLAS and the BLAS-related environment."""
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    facts = [
+        ("CPU", cpu),
+        ("cores", f"{os.cpu_count()} logical, {usable} usable by this process"),
+        ("Python", f"{platform.python_version()} ({platform.platform()})"),
+        ("numpy", np.__version__),
+        ("BLAS", _blas()),
+    ]
+    for variable in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        facts.append((variable, os.environ.get(variable, "(unset)")))
+    return facts
+
+
+def _blas() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        threadpool_info = None
+    if threadpool_info is not None:
+        found = [
+            f"{info.get('internal_api')} {info.get('version')}"
+            f" ({info.get('architecture')}, {info.get('num_threads')} threads,"
+            f" {info.get('threading_layer')})"
+            for info in threadpool_info()
+            if info.get("user_api") == "blas"
+        ]
+        if found:
+            return "; ".join(found)
+    try:
+        config: Any = np.show_config(mode="dicts")
+        blas = config["Build Dependencies"]["blas"]
+        return f"{blas.get('name')} {blas.get('version')} (from np.show_config)"
+    except (TypeError, KeyError, AttributeError):
+        return "unknown"
+
+
+# ---------------------------------------------------------------- running
+
+
+def run(workloads: Sequence[Workload], rounds: int, warmup: int = 1) -> Results:
+    """Time every implementation of every workload once per round, interleaved.
+
+    ``warmup`` untimed rounds come first: the first run of a workload pays for
+    page faults, caches and lazy imports that later runs do not.
+    """
+    for round_index in range(warmup):
+        _progress(f"warm-up round {round_index + 1}/{warmup}")
+        for workload in workloads:
+            for function in workload.implementations.values():
+                function()
+
+    results: Results = {
+        w.name: {impl: {} for impl in [*w.implementations, *w.once]} for w in workloads
+    }
+    for round_index in range(rounds):
+        _progress(f"round {round_index + 1}/{rounds}")
+        for workload in workloads:
+            order = list(workload.implementations.items())
+            if round_index % 2 == 1:
+                order.reverse()
+            for impl, function in order:
+                gc.collect()
+                start = time.perf_counter()
+                measured = function()
+                elapsed = time.perf_counter() - start
+                for key, value in (measured or {"time": elapsed}).items():
+                    results[workload.name][impl].setdefault(key, []).append(value)
+
+    for workload in workloads:
+        for impl, function in workload.once.items():
+            _progress(f"{workload.name}: {impl} (measured once)")
+            for key, value in (function() or {}).items():
+                results[workload.name][impl].setdefault(key, []).append(value)
+    return results
+
+
+def _progress(message: str) -> None:
+    sys.stderr.write(f"  ... {message}\n")
+    sys.stderr.flush()
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def format_value(value: float, unit: str) -> str:
+    """A number with its unit, at about three significant digits."""
+    if unit == "s":
+        for scale, suffix in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+            if abs(value) >= scale or scale == 1e-6:
+                return f"{value / scale:.3g} {suffix}"
+    if unit == "us":
+        return f"{value:.3g} µs"
+    if unit == "bytes":
+        return f"{value / 1e6:.3g} MB"
+    if unit == "xX":
+        return f"{value:.3g} of X"
+    return f"{value:.3g} {unit}"
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def ratios(results: Results, workload: str, impl: str, key: str) -> list[float]:
+    """Per-round ratios of ``impl`` to numpy for one measurement (empty if none)."""
+    mine = results[workload].get(impl, {}).get(key, [])
+    base = results[workload].get("numpy", {}).get(key, [])
+    if impl == "numpy" or not mine or len(mine) != len(base):
+        return []
+    return [a / b if b else float("nan") for a, b in zip(mine, base, strict=True)]
+
+
+def report_workload(workload: Workload, results: Results) -> list[str]:
+    lines = [f"{workload.label}. {workload.name} — {workload.title}"]
+    if workload.check is not None:
+        lines.append(f"   check: {workload.check()}")
+    measured = results[workload.name]
+    keys = list(dict.fromkeys(k for impl in measured.values() for k in impl))
+    for key in keys:
+        unit = workload.units.get(key, "s")
+        lines.append(f"   {key}:")
+        for impl, values in measured.items():
+            if key not in values:
+                continue
+            series = values[key]
+            spread = (
+                f" (min-max {format_value(min(series), unit)}"
+                f" - {format_value(max(series), unit)}, {len(series)} rounds)"
+                if len(series) > 1
+                else ""
+            )
+            lines.append(
+                f"     {impl:<11} median {format_value(median(series), unit)}{spread}"
+            )
+        for impl in measured:
+            per_round = ratios(results, workload.name, impl, key)
+            if per_round:
+                shown = " ".join(f"{r:.2f}" for r in per_round)
+                lines.append(
+                    f"     {impl} / numpy per round: {shown}; median"
+                    f" {median(per_round):.2f}x"
+                )
+    lines.extend(f"   note: {note}" for note in workload.notes)
+    return lines
+
+
+def derived(workloads: dict[str, Workload], results: Results) -> list[str]:
+    """Figures that combine workloads: case c against the bandwidth floor, and the
+    out-of-core peak against the batch and the file."""
+    lines = []
+    if "large" in workloads and "bandwidth" in workloads:
+        bandwidth = max(
+            median(values) for values in results["bandwidth"]["numpy"].values()
+        )
+        floor = workloads["large"].facts["bytes_read"] / (bandwidth * 1e9)
+        lines.append(
+            "c vs h: bandwidth floor of c = (X read twice per step x steps) /"
+            f" {bandwidth:.3g} GB/s = {format_value(floor, 's')}"
+        )
+        for impl, values in results["large"].items():
+            lines.append(
+                f"     {impl:<11} median {format_value(median(values['time']), 's')}"
+                f" = {median(values['time']) / floor:.2f}x the floor"
+            )
+    if "out_of_core" in workloads:
+        facts = workloads["out_of_core"].facts
+        for impl, values in results["out_of_core"].items():
+            if "peak" in values:
+                peak = values["peak"][0]
+                lines.append(
+                    f"i: {impl:<7} peak {format_value(peak, 'bytes')} ="
+                    f" {peak / facts['batch_bytes']:.1f}x a batch,"
+                    f" {peak / facts['file_bytes']:.3f}x the file"
+                )
+    return lines
+
+
+def targets(workloads: dict[str, Workload], results: Results) -> list[str]:
+    """Each target with its measured value and MET / NOT MET."""
+    rows: list[tuple[str, float, float, str]] = []
+
+    def median_ratio(name: str, key: str = "time") -> float:
+        return median(ratios(results, name, "engine", key))
+
+    if "reference" in workloads:
+        rows.append(
+            (
+                "a. reference experiment, engine / numpy",
+                median_ratio("reference"),
+                1.3,
+                "x",
+            )
+        )
+    if "mlp" in workloads:
+        rows.append(("d. MLP, engine / numpy", median_ratio("mlp"), 1.2, "x"))
+    if "large" in workloads:
+        rows.append(("c. 200 000x100, engine / numpy", median_ratio("large"), 1.0, "x"))
+        if "bandwidth" in workloads:
+            bandwidth = max(
+                median(values) for values in results["bandwidth"]["numpy"].values()
+            )
+            floor = workloads["large"].facts["bytes_read"] / (bandwidth * 1e9)
+            engine = median(results["large"]["engine"]["time"])
+            rows.append(
+                ("c. 200 000x100, engine / bandwidth floor", engine / floor, 1.3, "x")
+            )
+    if "tiny_op" in workloads:
+        value = median(results["tiny_op"]["engine"]["forward+backward"])
+        rows.append(("e. tiny op forward+backward, engine", value, 1.5, " µs"))
+    if "memory" in workloads:
+        extra = results["memory"]["engine"]["peak"][0]
+        rows.append(
+            (
+                "g. memory of c, engine, X + peak as a multiple of X",
+                1.0 + extra,
+                1.2,
+                "x",
+            )
+        )
+
+    lines = []
+    for label, value, limit, unit in rows:
+        verdict = "MET" if value <= limit else "NOT MET"
+        lines.append(
+            f"   {label:<56} {value:8.3g}{unit} (target <= {limit:g}{unit})  {verdict}"
+        )
+    return lines
+
+
+# ---------------------------------------------------------------- command line
+
+
+def select(only: Sequence[str] | None) -> list:
+    if not only:
+        return list(FACTORIES)
+    wanted = set()
+    names = set(NAMES.values())
+    for item in only:
+        for part in item.split(","):
+            name = NAMES.get(part.strip(), part.strip())
+            if name not in names:
+                known = ", ".join(f"{label} ({n})" for label, n in NAMES.items())
+                raise SystemExit(f"--only: unknown workload {part!r}; known: {known}")
+            wanted.add(name)
+    return [
+        f for f, name in zip(FACTORIES, NAMES.values(), strict=True) if name in wanted
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=DEFAULT_ROUNDS, help=f"default {DEFAULT_ROUNDS}"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="untimed rounds first (default 1)"
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="a workload name or letter (repeatable, or comma separated)",
+    )
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error(f"--rounds must be >= 1, got {args.rounds}")
+    if args.warmup < 0:
+        parser.error(f"--warmup must be >= 0, got {args.warmup}")
+
+    started = time.perf_counter()
+    sizes = Sizes.quick() if args.quick else Sizes()
+    print("tinygrad_lr benchmarks: engine against hand-written NumPy, same process")
+    for name, value in machine_facts():
+        print(f"   {name:<21} {value}")
+    sizes_note = " (quick sizes)" if args.quick else ""
+    print(f"   {'rounds':<21} {args.rounds} after {args.warmup} warm-up{sizes_note}")
+    print()
+
+    workloads: list[Workload] = []
+    try:
+        for factory in select(args.only):
+            workloads.append(factory(sizes))
+        results = run(workloads, args.rounds, args.warmup)
+
+        by_name = {w.name: w for w in workloads}
+        for workload in workloads:
+            print("\n".join(report_workload(workload, results)))
+            print()
+        extra = derived(by_name, results)
+        if extra:
+            print("\n".join(extra))
+            print()
+        goals = targets(by_name, results)
+        if goals:
+            print("targets (information, not assertions):")
+            print("\n".join(goals))
+            print()
+    finally:
+        for workload in workloads:
+            if workload.cleanup is not None:
+                workload.cleanup()
+    print(f"total {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
