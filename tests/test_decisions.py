@@ -1,0 +1,248 @@
+"""Behaviour at the edges that was decided once, pinned so that it stays decided.
+
+Each test names the decision; the README's "Limitations" and the docstrings say the
+same thing in prose.
+"""
+
+from __future__ import annotations
+
+import hypothesis.extra.numpy as hnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinygrad_lr.functional as F
+from tinygrad_lr import Tensor, nn, optim
+from tinygrad_lr.train import fit
+
+
+def test_exp_overflow_returns_inf_and_surfaces_numpys_warning() -> None:
+    x = Tensor([710.0], requires_grad=True)
+    with pytest.warns(RuntimeWarning, match="overflow encountered in exp"):
+        out = x.exp()
+    assert out.data[0] == np.inf
+
+
+def test_exp_overflow_in_float32_starts_at_89() -> None:
+    x = Tensor(np.array([88.0, 89.0], dtype=np.float32))
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        out = x.exp()
+    assert np.isfinite(out.data[0])
+    assert out.data[1] == np.inf
+    assert out.dtype == np.float32
+
+
+def test_log_of_zero_is_minus_inf_with_an_infinite_gradient() -> None:
+    x = Tensor([0.0], requires_grad=True)
+    with pytest.warns(RuntimeWarning, match="divide by zero"):
+        out = x.log()
+    assert out.data[0] == -np.inf
+    with pytest.warns(RuntimeWarning, match="divide by zero"):
+        out.sum().backward()
+    assert x.grad is not None
+    assert x.grad[0] == np.inf
+
+
+def test_log_of_a_negative_number_is_nan_with_a_warning() -> None:
+    with pytest.warns(RuntimeWarning, match="invalid value encountered in log"):
+        out = Tensor([-1.0]).log()
+    assert np.isnan(out.data[0])
+
+
+@pytest.mark.parametrize("z", [1e3, 1e300, -1e3, -1e300])
+def test_tanh_saturates_to_plus_or_minus_one_with_zero_gradient(z: float) -> None:
+    x = Tensor([z], requires_grad=True)
+    out = x.tanh()
+    out.sum().backward()
+    assert out.data[0] == np.sign(z)
+    assert x.grad is not None
+    assert x.grad[0] == 0.0
+
+
+def test_relu_at_exactly_zero_has_value_and_gradient_zero() -> None:
+    x = Tensor([0.0, -0.0], requires_grad=True)
+    out = x.relu()
+    out.sum().backward()
+    assert out.data.tolist() == [0.0, 0.0]
+    assert x.grad is not None
+    assert x.grad.tolist() == [0.0, 0.0]
+
+
+def test_subnormal_input_gives_sigmoid_one_half_and_gradient_one_quarter() -> None:
+    x = Tensor([1e-310], requires_grad=True)
+    out = F.sigmoid(x)
+    out.sum().backward()
+    assert out.data[0] == 0.5
+    assert x.grad is not None
+    assert x.grad[0] == 0.25
+
+
+def test_mean_of_huge_values_overflows_to_inf_as_numpy_does() -> None:
+    x = Tensor([1.7e308, 1.7e308])
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        out = x.mean()
+    assert out.data == np.inf
+
+
+def test_zero_dimensional_tensors_broadcast_and_keep_their_shape_in_grad() -> None:
+    scale = Tensor(3.0, requires_grad=True)
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    (scale * x).sum().backward()
+    assert scale.grad is not None
+    assert scale.grad.shape == ()
+    assert scale.grad == 3.0
+    assert x.grad is not None
+    assert x.grad.tolist() == [3.0, 3.0]
+
+
+@given(
+    X=hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(1, 20), st.just(3)),
+        elements=st.floats(-10, 10),
+    ),
+    seed=st.integers(0, 2**16),
+)
+def test_predictions_do_not_depend_on_batching_or_row_order(
+    X: np.ndarray, seed: int
+) -> None:
+    model = nn.MLP([3, 4, 1], rng=1)
+    whole = model.predict_proba(X)
+    one_by_one = np.concatenate([model.predict_proba(row[None, :]) for row in X])
+    order = np.random.default_rng(seed).permutation(len(X))
+    shuffled = model.predict_proba(X[order])
+    np.testing.assert_allclose(one_by_one, whole, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(shuffled, whole[order], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.bool_])
+def test_integer_and_bool_data_become_float64(dtype: type) -> None:
+    X = np.arange(6).reshape(3, 2).astype(dtype)
+    tensor = Tensor(X)
+    assert tensor.dtype == np.float64
+    np.testing.assert_array_equal(tensor.data, X.astype(np.float64))
+    model = nn.LogisticRegression(2, rng=0)
+    assert model(X).dtype == np.float64
+
+
+def test_float32_training_keeps_float32_and_agrees_with_float64() -> None:
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((64, 2))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(np.float64)
+    results = {}
+    for dtype in (np.float32, np.float64):
+        model = nn.LogisticRegression(2, rng=0)
+        for p in model.parameters():
+            p.data = p.data.astype(dtype)
+        fit(
+            model,
+            X.astype(dtype),
+            y,
+            optimizer=optim.SGD(model.parameters(), lr=0.5),
+            epochs=30,
+        )
+        assert all(p.dtype == dtype for p in model.parameters())
+        assert all(
+            p.grad is not None and p.grad.dtype == dtype for p in model.parameters()
+        )
+        results[dtype] = np.concatenate([p.data.ravel() for p in model.parameters()])
+    np.testing.assert_allclose(
+        results[np.float32], results[np.float64], rtol=1e-5, atol=1e-6
+    )
+
+
+@given(
+    values=hnp.arrays(
+        np.float64,
+        st.integers(1, 6),
+        elements=st.one_of(st.just(np.nan), st.floats(-1e150, 1e150)),
+    )
+)
+def test_nan_in_gives_nan_out_and_leaves_other_elements_clean(
+    values: np.ndarray,
+) -> None:
+    x = Tensor(values, requires_grad=True)
+    (x * x).sum().backward()
+    assert x.grad is not None
+    nan = np.isnan(values)
+    assert np.isnan(x.grad[nan]).all()
+    np.testing.assert_array_equal(x.grad[~nan], 2 * values[~nan])
+
+
+def test_nan_in_the_upstream_gradient_propagates() -> None:
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    (x * 3.0).backward(np.array([np.nan, 1.0]))
+    assert x.grad is not None
+    assert np.isnan(x.grad[0])
+    assert x.grad[1] == 3.0
+
+
+def test_sum_of_an_empty_tensor_is_zero_with_an_empty_gradient() -> None:
+    x = Tensor(np.zeros(0), requires_grad=True)
+    out = x.sum()
+    out.backward()
+    assert out.data == 0.0
+    assert x.grad is not None
+    assert x.grad.shape == (0,)
+
+
+def test_matmul_of_empty_inner_dimension_gives_zeros_and_empty_grads() -> None:
+    a = Tensor(np.ones((2, 0)), requires_grad=True)
+    b = Tensor(np.ones((0, 3)), requires_grad=True)
+    out = a @ b
+    out.sum().backward()
+    np.testing.assert_array_equal(out.data, np.zeros((2, 3)))
+    assert a.grad is not None and a.grad.shape == (2, 0)
+    assert b.grad is not None and b.grad.shape == (0, 3)
+
+
+def test_elementwise_ops_on_an_empty_tensor_give_empty_grads() -> None:
+    x = Tensor([], requires_grad=True)
+    (F.sigmoid(x * 2.0 + 1.0).tanh()).sum().backward()
+    assert x.grad is not None
+    assert x.grad.shape == (0,)
+
+
+def test_predict_on_zero_rows_returns_an_empty_array() -> None:
+    model = nn.LogisticRegression(2, rng=0)
+    assert model.predict(np.zeros((0, 2))).shape == (0,)
+    assert model.predict_proba(np.zeros((0, 2))).shape == (0,)
+
+
+def test_backward_on_a_leaf_that_requires_grad_gives_it_gradient_one() -> None:
+    x = Tensor(5.0, requires_grad=True)
+    x.backward()
+    assert x.grad == 1.0
+
+
+@given(
+    values=hnp.arrays(np.float64, st.integers(1, 5), elements=st.floats(-5, 5)),
+    scale=st.floats(-4, 4),
+)
+def test_backward_is_linear_in_the_upstream_gradient(
+    values: np.ndarray, scale: float
+) -> None:
+    def grad_for(upstream: np.ndarray) -> np.ndarray:
+        x = Tensor(values, requires_grad=True)
+        F.softplus(x * x).backward(upstream)
+        assert x.grad is not None
+        return x.grad
+
+    g = np.linspace(-1.0, 1.0, len(values))
+    np.testing.assert_array_equal(grad_for(0.0 * g), np.zeros_like(values))
+    np.testing.assert_allclose(
+        grad_for(scale * g), scale * grad_for(g), rtol=1e-14, atol=1e-300
+    )
+
+
+@given(values=hnp.arrays(np.float64, st.integers(1, 5), elements=st.floats(-5, 5)))
+def test_two_fresh_backward_passes_are_bitwise_identical(values: np.ndarray) -> None:
+    grads = []
+    for _ in range(2):
+        x = Tensor(values, requires_grad=True)
+        F.binary_cross_entropy_with_logits(
+            x * 2.0 - 1.0, np.ones_like(values)
+        ).backward()
+        grads.append(x.grad)
+    np.testing.assert_array_equal(grads[0], grads[1])
