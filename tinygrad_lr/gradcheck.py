@@ -1,26 +1,39 @@
-"""Check an autograd gradient against float64 central differences.
+"""Check an autograd gradient against float64 central differences, and say why not.
 
 The output of ``fn`` is projected on a fixed random direction u, so one backward
 pass gives the analytic ``uᵀJ`` for every input element; central differences of
 ``u · fn(x)`` give the numeric one. They must agree normwise:
 ``max|g - g_fd| <= tolerance · max(max|g_fd|, 1)`` for each input.
+
+When they do not, the error lists the worst elements of each input and then checks
+every op of the graph on its own: the op's backward against central differences of
+the op's own forward, at the values it saw. The first op that disagrees is named.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from tinygrad_lr.function import Context
 from tinygrad_lr.tensor import DTypeError, Tensor, no_grad
 
 __all__ = ["GradcheckError", "gradcheck"]
 
+logger = logging.getLogger(__name__)
+
+FULL_JACOBIAN_SIZE = 64
+"""Inputs of an op with at most this many elements are checked element by element
+when ops are checked one by one; larger ones along a random direction."""
+
 
 class GradcheckError(AssertionError):
     """The analytic and the numeric gradient disagree; the message has the worst
-    elements."""
+    elements and the op that is wrong."""
 
 
 def gradcheck(
@@ -33,6 +46,7 @@ def gradcheck(
     rng: Any = 0,
     n_report: int = 5,
     raise_exception: bool = True,
+    locate: bool = True,
 ) -> bool:
     """Compare the gradient of ``fn`` at ``inputs`` with central differences.
 
@@ -42,7 +56,8 @@ def gradcheck(
         Takes one Tensor per input and returns a Tensor of any shape.
     inputs : sequence of Tensor or array-like
         The point to check at; float64 (float32 central differences are too
-        coarse to check anything). They are copied, never changed.
+        coarse to check anything). They are copied, never changed, and may be
+        non-contiguous.
     eps : float, default 1e-6
         Step of the central differences.
     tolerance : float, default 1e-6
@@ -54,14 +69,25 @@ def gradcheck(
     rng : int or Generator, default 0
         Seed of the random projections.
     n_report : int, default 5
-        How many of the worst elements the failure message lists.
+        How many of the worst elements of each input the failure message lists.
     raise_exception : bool, default True
         Raise :class:`GradcheckError` on a mismatch; otherwise return False.
+    locate : bool, default True
+        On a mismatch, check each op of the graph on its own and name the ones
+        whose backward disagrees with their forward. Ops called with parameters
+        (``sum(axis=0)``, ``x ** 3``) are skipped unless the graph records them.
 
     Returns
     -------
     bool
         True when the gradients agree.
+
+    Raises
+    ------
+    DTypeError
+        If an input is not float64.
+    GradcheckError
+        On a mismatch, when ``raise_exception`` is True.
 
     Examples
     --------
@@ -70,9 +96,7 @@ def gradcheck(
     """
     if mode not in ("full", "random"):
         raise ValueError(f"gradcheck: mode must be 'full' or 'random', got {mode!r}")
-    points = [
-        np.array(x.data if isinstance(x, Tensor) else x, dtype=None) for x in inputs
-    ]
+    points = [np.array(x.data if isinstance(x, Tensor) else x) for x in inputs]
     for index, point in enumerate(points):
         if point.dtype != np.float64:
             raise DTypeError(
@@ -96,69 +120,249 @@ def gradcheck(
             return float(np.sum(u * fn(*[Tensor(a) for a in arrays]).data))
 
     if mode == "random":
-        directions = [generator.standard_normal(p.shape) for p in points]
-        plus = projected([p + eps * d for p, d in zip(points, directions, strict=True)])
-        minus = projected(
-            [p - eps * d for p, d in zip(points, directions, strict=True)]
+        failures = _check_random_direction(
+            projected, points, analytic, eps, tolerance, generator
         )
-        numeric = (plus - minus) / (2 * eps)
-        exact = sum(
-            float(np.sum(g * d)) for g, d in zip(analytic, directions, strict=True)
+    else:
+        failures = _check_every_element(
+            projected, points, analytic, eps, tolerance, n_report
         )
-        if abs(exact - numeric) <= tolerance * max(abs(numeric), 1.0):
-            return True
-        message = (
-            f"gradcheck: gradient of the output of {op} disagrees along a random"
-            f" direction: analytic {exact:.10g}, numeric {numeric:.10g}"
-        )
-        if raise_exception:
-            raise GradcheckError(message)
-        return False
+    if not failures:
+        return True
 
+    message = (
+        f"gradcheck: the gradient of the output of {op} disagrees with central"
+        " differences\n" + "\n".join(failures)
+    )
+    if locate:
+        message += "\n" + _locate(out, eps, tolerance, generator)
+    logger.debug("%s", message)
+    if raise_exception:
+        raise GradcheckError(message)
+    return False
+
+
+def _check_random_direction(
+    projected: Callable[[list[np.ndarray]], float],
+    points: list[np.ndarray],
+    analytic: list[np.ndarray],
+    eps: float,
+    tolerance: float,
+    generator: np.random.Generator,
+) -> list[str]:
+    """One directional derivative along a random direction of all inputs at once."""
+    directions = [generator.standard_normal(p.shape) for p in points]
+    plus = projected([p + eps * d for p, d in zip(points, directions, strict=True)])
+    minus = projected([p - eps * d for p, d in zip(points, directions, strict=True)])
+    numeric = (plus - minus) / (2 * eps)
+    exact = sum(float(np.sum(g * d)) for g, d in zip(analytic, directions, strict=True))
+    error = abs(exact - numeric)
+    if error <= tolerance * max(abs(numeric), 1.0):
+        return []
+    return [
+        f"  along a random direction of all {len(points)} input(s): analytic"
+        f" {exact:.10g}, numeric {numeric:.10g}, rel. error"
+        f" {error / max(abs(numeric), 1e-300):.2e}"
+    ]
+
+
+def _check_every_element(
+    projected: Callable[[list[np.ndarray]], float],
+    points: list[np.ndarray],
+    analytic: list[np.ndarray],
+    eps: float,
+    tolerance: float,
+    n_report: int,
+) -> list[str]:
+    """Central differences of every element of every input; a table per failure."""
     failures = []
     for index, point in enumerate(points):
-        numeric_grad = np.zeros_like(point)
+        numeric = np.zeros_like(point)
         for element in np.ndindex(point.shape):
             shifted = [p.copy() for p in points]
             shifted[index][element] += eps
             plus = projected(shifted)
             shifted[index][element] -= 2 * eps
             minus = projected(shifted)
-            numeric_grad[element] = (plus - minus) / (2 * eps)
-        error = np.abs(analytic[index] - numeric_grad)
-        scale = max(float(np.max(np.abs(numeric_grad), initial=0.0)), 1.0)
+            numeric[element] = (plus - minus) / (2 * eps)
+
+        error = np.abs(analytic[index] - numeric)
+        scale = max(float(np.max(np.abs(numeric), initial=0.0)), 1.0)
+        # NOTE: written as "not <=" so that a NaN error counts as a failure.
         if point.size and not float(np.max(error)) <= tolerance * scale:
             failures.append(
-                _report(index, analytic[index], numeric_grad, error, n_report)
+                _worst_elements(f"input {index}", analytic[index], numeric, n_report)
             )
-    if not failures:
-        return True
-    message = f"gradcheck: gradient of the output of {op} disagrees\n" + "\n".join(
-        failures
-    )
-    if raise_exception:
-        raise GradcheckError(message)
-    return False
+    return failures
 
 
-def _report(
-    index: int,
-    analytic: np.ndarray,
-    numeric: np.ndarray,
-    error: np.ndarray,
-    n_report: int,
+def _worst_elements(
+    what: str, analytic: np.ndarray, numeric: np.ndarray, n_report: int
 ) -> str:
-    """A small table of the worst elements of one input."""
+    """A small table of the elements where analytic and numeric differ most."""
+    error = np.abs(analytic - numeric)
     worst = np.argsort(-np.nan_to_num(error, nan=np.inf), axis=None)[:n_report]
     lines = [
-        f"  input {index}, shape {analytic.shape}:",
-        f"    {'index':<14}{'analytic':>16}{'numeric':>16}{'rel. error':>12}",
+        f"  {what}, shape {analytic.shape}:",
+        f"    {'element':<14}{'analytic':>16}{'numeric':>16}{'rel. error':>12}",
     ]
     for flat in worst:
         element = np.unravel_index(flat, analytic.shape)
         relative = error[element] / max(abs(numeric[element]), 1e-300)
         lines.append(
-            f"    {element!s:<14}{analytic[element]:>16.8g}{numeric[element]:>16.8g}"
-            f"{relative:>12.2e}"
+            f"    {_index(element):<14}{analytic[element]:>16.8g}"
+            f"{numeric[element]:>16.8g}{relative:>12.2e}"
         )
     return "\n".join(lines)
+
+
+def _index(element: tuple[Any, ...]) -> str:
+    return (
+        "("
+        + ", ".join(str(int(i)) for i in element)
+        + ("," if len(element) == 1 else "")
+        + ")"
+    )
+
+
+# ---------------------------------------------------------------- op by op
+
+
+def _locate(
+    out: Tensor, eps: float, tolerance: float, generator: np.random.Generator
+) -> str:
+    """Check each op of the graph on its own, in forward order; describe the result."""
+    # Tensor orders its graph for backward; reuse that order (inputs first).
+    nodes = [t for t in out._topological_order() if t.grad_fn is not None]
+    wrong: list[str] = []
+    skipped: list[str] = []
+    for position, node in enumerate(nodes, start=1):
+        ctx = node.grad_fn
+        assert ctx is not None
+        name = ctx.function.name
+        params = _recorded_params(ctx)
+        if params is None:
+            skipped.append(name)
+            continue
+        if any(parent.data.dtype != np.float64 for parent in ctx.parents):
+            skipped.append(f"{name} (not float64)")
+            continue
+        try:
+            problem = _check_one_op(ctx, params, eps, tolerance, generator)
+        except Exception as error:  # the op could not be run again on its own
+            skipped.append(f"{name} ({type(error).__name__}: {error})")
+            continue
+        if problem:
+            wrong.append(f"  {name} (op {position} of {len(nodes)}): {problem}")
+
+    lines = [f"checking each of the {len(nodes)} op(s) on its own:"]
+    if wrong:
+        first = wrong[0].split(" (op ")[0].strip()
+        lines.append(
+            f"  the first op whose backward disagrees with central differences of its"
+            f" own forward is {first} (a wrong backward, or an input where the op"
+            " is not differentiable)"
+        )
+        lines.extend(wrong)
+    else:
+        lines.append(
+            "  every op checked agrees with its own forward; check that fn is"
+            " differentiable at this point (no kink such as relu at 0) and"
+            " deterministic"
+        )
+    if skipped:
+        lines.append(
+            "  not checked on their own (their parameters are not recorded in the"
+            f" graph): {', '.join(sorted(set(skipped)))}"
+        )
+    return "\n".join(lines)
+
+
+def _recorded_params(ctx: Context) -> dict[str, Any] | None:
+    """The keyword arguments the op was called with, or None if unknown."""
+    recorded = getattr(ctx, "params", None)
+    if isinstance(recorded, dict):
+        return recorded
+    signature = inspect.signature(ctx.function.forward)
+    kinds = [p.kind for p in signature.parameters.values()]
+    if inspect.Parameter.VAR_KEYWORD in kinds:
+        return None
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        return {}
+    # forward(ctx, *arrays) and nothing else: there were no parameters to record.
+    return {} if len(kinds) == 1 + len(ctx.parents) else None
+
+
+def _check_one_op(
+    ctx: Context,
+    params: dict[str, Any],
+    eps: float,
+    tolerance: float,
+    generator: np.random.Generator,
+) -> str:
+    """Check one op's backward against its forward at its recorded inputs.
+
+    Returns a description of the worst disagreement, or "" when they agree.
+    """
+    function = ctx.function
+    arrays = [parent.data.copy() for parent in ctx.parents]
+
+    def forward(values: list[np.ndarray]) -> tuple[Context, np.ndarray]:
+        fresh = Context(function, tuple(Tensor._from_op(v, None) for v in values))
+        fresh.needs_input_grad = (True,) * len(values)
+        return fresh, np.asarray(function.forward(fresh, *values, **params))
+
+    fresh, result = forward(arrays)
+    u = generator.standard_normal(result.shape)
+    grads = _as_tuple(function.backward(fresh, u))
+
+    def projected(values: list[np.ndarray]) -> float:
+        return float(np.sum(u * forward(values)[1]))
+
+    for index, array in enumerate(arrays):
+        if not ctx.needs_input_grad[index] or array.size == 0:
+            continue
+        grad = grads[index] if grads[index] is not None else np.zeros_like(array)
+        if array.size <= FULL_JACOBIAN_SIZE:
+            numeric = np.zeros_like(array)
+            for element in np.ndindex(array.shape):
+                shifted = list(arrays)
+                shifted[index] = array.copy()
+                shifted[index][element] += eps
+                plus = projected(shifted)
+                shifted[index][element] -= 2 * eps
+                numeric[element] = (plus - projected(shifted)) / (2 * eps)
+            error = np.abs(grad - numeric)
+            scale = max(float(np.max(np.abs(numeric))), 1.0)
+            if not float(np.max(error)) <= tolerance * scale:
+                flat = int(np.argmax(np.nan_to_num(error, nan=np.inf)))
+                element = np.unravel_index(flat, array.shape)
+                return (
+                    f"backward is wrong for input {index} at element"
+                    f" {_index(element)}: analytic {grad[element]:.8g}, numeric"
+                    f" {numeric[element]:.8g}"
+                )
+        else:
+            direction = generator.standard_normal(array.shape)
+            plus = projected(_shift(arrays, index, eps * direction))
+            minus = projected(_shift(arrays, index, -eps * direction))
+            numeric_value = (plus - minus) / (2 * eps)
+            exact = float(np.sum(grad * direction))
+            if not abs(exact - numeric_value) <= tolerance * max(
+                abs(numeric_value), 1.0
+            ):
+                return (
+                    f"backward is wrong for input {index} along a random direction:"
+                    f" analytic {exact:.8g}, numeric {numeric_value:.8g}"
+                )
+    return ""
+
+
+def _as_tuple(grads: Any) -> tuple[Any, ...]:
+    return grads if isinstance(grads, tuple) else (grads,)
+
+
+def _shift(arrays: list[np.ndarray], index: int, step: np.ndarray) -> list[np.ndarray]:
+    shifted = list(arrays)
+    shifted[index] = arrays[index] + step
+    return shifted
