@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_lr import cli, data, reference
+from tinygrad_lr import cli, data, load, nn, reference
 
 OPTIONS = [
     "--model",
@@ -260,3 +260,20 @@ def test_a_plot_dir_that_is_a_file_exits_1_with_one_line(
 def test_train_moons_rejects_unknown_names(settings: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         cli.train_moons(**settings)
+
+
+def test_save_writes_a_model_that_load_rebuilds(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    tutorial_reference: tuple[np.ndarray, float, list[float]],
+) -> None:
+    path = tmp_path / "models" / "logistic.npz"
+
+    assert cli.main(["moons", "--save", str(path), "--json"]) == 0
+
+    assert json.loads(capsys.readouterr().out)["saved"] == str(path)
+    w, b, _ = tutorial_reference
+    restored = load(path)
+    assert isinstance(restored, nn.LogisticRegression)
+    np.testing.assert_allclose(restored.weight.data, w, rtol=0, atol=1e-12)
+    assert abs(float(restored.bias.data) - b) <= 1e-12

@@ -226,7 +226,8 @@ def _build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         type=Path,
         default=None,
         metavar="PATH",
-        help="save the trained parameters to PATH (.npz) with tinygrad_lr.save",
+        help="save the trained model to PATH (.npz) with tinygrad_lr.save;"
+        " tinygrad_lr.load(PATH) rebuilds it",
     )
     output.add_argument(
         "--json",
@@ -528,6 +529,16 @@ def write_plots(run: MoonsRun, plot_dir: Path) -> list[Path]:
     return [loss, boundary]
 
 
+def save_model(run: MoonsRun, path: Path) -> Path:
+    """Save the trained model of ``run`` with :func:`tinygrad_lr.save`; the parent
+    directory is created if missing. ``tinygrad_lr.load(path)`` rebuilds it."""
+    from tinygrad_lr.serialize import save
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save(run.model, path)
+    return path
+
+
 def _results(
     run: MoonsRun, note: dict[str, Any] | None, plots: list[Path], saved: Path | None
 ) -> dict[str, Any]:
@@ -581,7 +592,7 @@ def _report(
     if plots:
         lines += ["", "plots:", *(f"  {path}" for path in plots)]
     if saved is not None:
-        lines += ["", f"parameters saved to {saved}"]
+        lines += ["", f"model saved to {saved} (tinygrad_lr.load reads it back)"]
     return "\n".join(lines)
 
 
@@ -620,11 +631,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         note = tutorial_note(run) if is_tutorial_setup(run.settings) else None
         plots = [] if args.plot_dir is None else write_plots(run, args.plot_dir)
+        saved = None if args.save is None else save_model(run, args.save)
     except (ValueError, FloatingPointError, ImportError, OSError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1
 
-    saved = None
     if args.json:
         print(json.dumps(_results(run, note, plots, saved), indent=2))
     else:
