@@ -30,7 +30,17 @@ from tinygrad_lr.nn.module import Module
 from tinygrad_lr.tensor import Tensor, no_grad
 from tinygrad_lr.train import History, fit
 
-__all__ = ["MoonsRun", "build_parser", "main", "train_moons"]
+__all__ = [
+    "MoonsRun",
+    "build_parser",
+    "is_tutorial_setup",
+    "main",
+    "optimum",
+    "save_model",
+    "train_moons",
+    "tutorial_note",
+    "write_plots",
+]
 
 PROG = "tinygrad-lr"
 
@@ -429,7 +439,7 @@ def tutorial_note(run: MoonsRun) -> dict[str, Any]:
 
     Returns the first step at which this run's loss is at most the top of the
     tutorial's range, the training accuracy at that step, and the optimum of the
-    data; :func:`_note_lines` turns them into text.
+    data, as JSON-ready values.
     """
     step = next(
         (k for k, loss in enumerate(run.history.loss) if loss <= TUTORIAL_LOSS[1]),
