@@ -101,6 +101,11 @@ def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
         (["moons", "--epochs", "0"], r"--epochs: expected a positive integer, got 0"),
         (["moons", "--epochs", "2.5"], r"--epochs: expected a positive integer"),
         (["moons", "--noise", "-1"], r"--noise: expected a finite number >= 0"),
+        (
+            ["moons", "--seed", "-1"],
+            r"--seed: expected an integer in \[0, 2\*\*32",
+        ),
+        (["moons", "--init-seed", "x"], r"--init-seed: expected an integer in"),
         (["moons", "--hidden-sizes", "16,0"], r"comma-separated positive integers"),
         (["moons", "--activation", "relu"], r"--activation applies to --model mlp"),
         (["moons", "--batch-size", "501"], r"at most --n-train \(500\), got 501"),

@@ -77,6 +77,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer in [0, 2**32 - 1], got {text!r}"
+        )
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -158,7 +170,7 @@ def _build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     model.add_argument(
         "--init-seed",
-        type=int,
+        type=_seed,
         default=0,
         metavar="SEED",
         help="seed of np.random.RandomState for the initial weights and the"
@@ -196,7 +208,7 @@ def _build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     dataset = moons.add_argument_group("data")
     dataset.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         default=0,
         help="seed of the dataset: train and test are drawn from"
         " np.random.RandomState(seed) (default: %(default)s)",
