@@ -250,3 +250,37 @@ def test_format_graph_rejects_a_bad_max_depth(max_depth: object) -> None:
 def test_names_must_map_to_tensors() -> None:
     with pytest.raises(TypeError, match="names must map labels to Tensors; 'w' maps"):
         format_graph(Tensor([1.0]), names={"w": np.ones(1)})  # type: ignore[dict-item]
+
+
+# ---------------------------------------------------------------- the CLI
+
+
+def test_cli_graph_prints_the_one_neuron_tree_with_gradients(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tinygrad_lr import cli
+
+    status = cli.main(["graph", "--samples", "3"])
+
+    lines = capsys.readouterr().out.rstrip("\n").split("\n")
+    assert status == 0
+    assert lines[0].startswith("binary_cross_entropy_with_logits  ()  value ")
+    assert lines[0].endswith("  grad 1")
+    assert "weight (leaf)  (2,)  value [0.5488, 0.7152]  grad [" in lines[4]
+    assert lines[5].startswith("│   └── bias (leaf)  ()  value 0  grad ")
+    assert lines[6].startswith("└── y (constant)  (3,)  value [")
+    assert len(lines) == 7
+
+
+def test_cli_graph_prints_dot_source_without_gradients_when_asked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tinygrad_lr import cli
+
+    status = cli.main(["graph", "--format", "dot", "--no-backward"])
+
+    out = capsys.readouterr().out
+    assert status == 0
+    assert out.startswith("digraph tinygrad_lr {\n") and out.endswith("}\n")
+    assert "\\ngrad " not in out
+    assert out.count(" -> ") == 6

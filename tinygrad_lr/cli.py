@@ -256,7 +256,55 @@ def _build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         action="store_true",
         help="print the results as one JSON object on stdout instead of text",
     )
+    graph = commands.add_parser(
+        "graph",
+        help="print the computation graph of one neuron's loss on a few samples",
+        description=(
+            "Build the loss of logistic regression (the tutorial's initial weights)"
+            " on the first N training samples of the moons, run backward, and print"
+            " the graph with every value and gradient, as a text tree or as"
+            " Graphviz DOT source."
+        ),
+    )
+    graph.add_argument(
+        "--samples",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="rows in the batch (default: %(default)s)",
+    )
+    graph.add_argument(
+        "--format",
+        choices=["text", "dot"],
+        default="text",
+        help="an indented text tree, or DOT source for Graphviz (default: text)",
+    )
+    graph.add_argument(
+        "--no-backward",
+        action="store_true",
+        help="draw the graph before backward, without gradients",
+    )
     return parser, moons
+
+
+def graph_command(args: argparse.Namespace) -> int:
+    """``tinygrad-lr graph``: one neuron's loss on a few samples, as text or DOT."""
+    from tinygrad_lr import graph
+
+    moons = data.moons(n_train=max(args.samples, 500), n_test=1)
+    model = nn.LogisticRegression(2, rng=np.random.RandomState(0))
+    X = Tensor(moons.X_train[: args.samples], name="X")
+    y = Tensor(moons.y_train[: args.samples], name="y")
+    loss = F.binary_cross_entropy_with_logits(model(X), y)
+    if not args.no_backward:
+        loss.backward()
+
+    names = dict(model.named_parameters())
+    if args.format == "dot":
+        print(graph.to_dot(loss, names=names), end="")
+    else:
+        print(graph.format_graph(loss, names=names))
+    return 0
 
 
 @dataclass
@@ -623,6 +671,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     exit status."""
     parser, moons = _build_parsers()
     args = parser.parse_args(argv)
+    if args.command == "graph":
+        return graph_command(args)
     if args.model != "mlp":
         for option, value in (
             ("--hidden-sizes", args.hidden_sizes),
