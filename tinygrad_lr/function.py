@@ -103,9 +103,9 @@ class Function:
                 data = _checked_forward(cls, ctx, arrays, params)
             else:
                 data = cls.forward(ctx, *arrays, **params)
-        except ShapeError:
-            raise
         except ValueError as error:
+            if isinstance(error, ShapeError) or str(error).startswith(f"{cls.name}:"):
+                raise  # the op's own error, which already names it
             # NumPy reports bad shapes as ValueError; name the op and the shapes.
             shapes = " and ".join(str(a.shape) for a in arrays)
             if "broadcast" in str(error):

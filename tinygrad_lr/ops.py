@@ -11,6 +11,7 @@ reference row to ``tests/test_ops.py``.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -344,7 +345,8 @@ class Mean(Function):
         ctx: Context, a: np.ndarray, axis: Any = None, keepdims: bool = False
     ) -> np.ndarray:
         out = np.sum(a, axis=axis, keepdims=keepdims)
-        count = a.size // max(out.size, 1) if a.size else 0
+        reduced = range(a.ndim) if axis is None else np.atleast_1d(axis)
+        count = math.prod(a.shape[i] for i in reduced)
         if count == 0:
             raise ValueError(f"mean: empty tensor of shape {a.shape} (axis={axis})")
         ctx.save_for_backward(a.shape, axis, keepdims, count)
@@ -381,7 +383,8 @@ class Transpose(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, axes: Any = None) -> np.ndarray:
         if axes is not None:
-            axes = tuple(int(i) % a.ndim for i in axes)
+            # NOTE: only negative axes are wrapped; NumPy rejects the invalid ones.
+            axes = tuple(int(i) + a.ndim * (int(i) < 0) for i in np.atleast_1d(axes))
         ctx.save_for_backward(axes)
         return a.transpose(axes)
 

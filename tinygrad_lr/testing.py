@@ -13,6 +13,7 @@ values and memory layouts.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -131,31 +132,46 @@ def float_arrays(
         return shape.flatmap(
             lambda drawn: float_arrays(drawn, domain=domain, dtype=dtype, layout=layout)
         )
-    shape = tuple(shape)
+    return _array_strategy(tuple(shape), domain, np.dtype(dtype), layout)
+
+
+@functools.lru_cache(maxsize=4096)
+def _array_strategy(
+    shape: Shape, domain: Domain, dtype: np.dtype, layout: bool
+) -> st.SearchStrategy[np.ndarray]:
+    # NOTE: cached because Hypothesis re-analyses every new strategy object, which
+    # costs more than drawing a small array from it.
     elements = _elements(domain)
     if not layout:
         return hnp.arrays(dtype, shape, elements=elements)
+    return _laid_out(shape, dtype, elements)
 
-    @st.composite
-    def laid_out(draw: Callable[..., Any]) -> np.ndarray:
-        kinds = ["contiguous"]
-        if len(shape) >= 1:
-            kinds.append("strided")
-        if len(shape) >= 2:
-            kinds.append("transposed")
-        kind = draw(st.sampled_from(kinds))
-        if kind == "strided":
-            wide = (*shape[:-1], 2 * shape[-1])
-            array = draw(hnp.arrays(dtype, wide, elements=elements))[..., ::2]
-        elif kind == "transposed":
-            array = draw(hnp.arrays(dtype, shape[::-1], elements=elements)).T
-        else:
-            array = draw(hnp.arrays(dtype, shape, elements=elements))
-        if draw(st.booleans()):
-            array.flags.writeable = False
-        return array
 
-    return laid_out()
+@st.composite
+def _laid_out(
+    draw: Callable[..., Any],
+    shape: Shape,
+    dtype: Any,
+    elements: st.SearchStrategy[float],
+) -> np.ndarray:
+    """An array of ``shape``: contiguous, a strided view or a transposed view;
+    sometimes read-only."""
+    kinds = ["contiguous"]
+    if len(shape) >= 1:
+        kinds.append("strided")
+    if len(shape) >= 2:
+        kinds.append("transposed")
+    kind = draw(st.sampled_from(kinds))
+    if kind == "strided":
+        wide = (*shape[:-1], 2 * shape[-1])
+        array = draw(hnp.arrays(dtype, wide, elements=elements))[..., ::2]
+    elif kind == "transposed":
+        array = draw(hnp.arrays(dtype, shape[::-1], elements=elements)).T
+    else:
+        array = draw(hnp.arrays(dtype, shape, elements=elements))
+    if draw(st.booleans()):
+        array.flags.writeable = False
+    return array
 
 
 # ---------------------------------------------------------------- check_op
@@ -284,16 +300,22 @@ def check_op(
     if max_examples is not None:
         chosen = settings(chosen, max_examples=max_examples)
 
+    shape_strategies = {side: _shape_strategy(shapes, arity, side) for side in (0, 1)}
+    # One params strategy per shape tuple: building strategies is what costs.
+    params_for = functools.lru_cache(maxsize=None)(params) if params else None
+
     def draw_case(
         data: st.DataObject, min_side: int, layout: bool
     ) -> tuple[list[np.ndarray], dict[str, Any]]:
-        input_shapes = data.draw(_shape_strategy(shapes, arity, min_side), "shapes")
+        input_shapes = data.draw(shape_strategies[min_side], "shapes")
         if len(input_shapes) != arity:
             raise ValueError(
                 f"check_op: the shapes strategy gave {len(input_shapes)} shapes for"
                 f" arity {arity}"
             )
-        kwargs = dict(data.draw(params(input_shapes), "params")) if params else {}
+        kwargs = (
+            dict(data.draw(params_for(input_shapes), "params")) if params_for else {}
+        )
         arrays = [
             data.draw(float_arrays(shape, domain=dom, layout=layout), f"input {i}")
             for i, (shape, dom) in enumerate(zip(input_shapes, domains, strict=True))
