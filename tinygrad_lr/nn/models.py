@@ -44,20 +44,23 @@ class _BinaryClassifier(Module):
             )
         return X
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """σ(logits): the probability of class 1, an array of shape (n_samples,)."""
-        X = self._check_X(X, "predict_proba")
+    def _probability(self, X: Any, where: str) -> np.ndarray:
+        X = self._check_X(X, where)
         if not np.isfinite(X.data).all():
             raise ValueError(
-                f"{type(self).__name__}.predict_proba: X contains NaN or infinity"
+                f"{type(self).__name__}.{where}: X contains NaN or infinity"
             )
         with no_grad():
             return F.sigmoid(self(X)).data
 
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """σ(logits): the probability of class 1, an array of shape (n_samples,)."""
+        return self._probability(X, "predict_proba")
+
     def predict(self, X: Any, threshold: float = 0.5) -> np.ndarray:
         """Class labels 0 or 1, of shape (n_samples,): 1 where the probability
         exceeds ``threshold``."""
-        return (self.predict_proba(X) > threshold).astype(np.int64)
+        return (self._probability(X, "predict") > threshold).astype(np.int64)
 
 
 class LogisticRegression(_BinaryClassifier):
@@ -157,13 +160,13 @@ class MLP(_BinaryClassifier):
             out = layer(out)
         return out.reshape(-1) if self.layer_sizes[-1] == 1 else out
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def _probability(self, X: Any, where: str) -> np.ndarray:
         if self.layer_sizes[-1] != 1:
             raise ValueError(
-                "MLP.predict_proba: only models with one output (layer_sizes[-1] == 1)"
+                f"MLP.{where}: only models with one output (layer_sizes[-1] == 1)"
                 f" predict probabilities; this one has {self.layer_sizes[-1]}"
             )
-        return super().predict_proba(X)
+        return super()._probability(X, where)
 
     def extra_repr(self) -> str:
         return f"layer_sizes={self.layer_sizes}, activation={self.activation!r}"
