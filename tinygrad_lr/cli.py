@@ -2,7 +2,8 @@
 
 ``tinygrad-lr moons`` trains logistic regression (one neuron) or an MLP on
 scikit-learn's two moons and prints the loss, the accuracies and the time; with
-``--plot-dir`` it also writes the loss curve and the decision boundary. The
+``--plot-dir`` it also writes the loss curve and the decision boundary;
+``tinygrad-lr graph`` prints the computation graph of one neuron's loss. The
 defaults of ``--model logistic`` are the tutorial's experiment: ``w`` drawn by
 ``np.random.seed(0); np.random.rand(2)``, ``b = 0``, 200 full-batch gradient
 descent steps at learning rate 0.1.
@@ -131,7 +132,7 @@ def _build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     """The ``tinygrad-lr`` parser and its ``moons`` sub-parser."""
     parser = _Parser(
         prog=PROG,
-        description="Train tinygrad_lr models on scikit-learn's two moons.",
+        description="Train and inspect tinygrad_lr models on scikit-learn's two moons.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     moons = commands.add_parser(
