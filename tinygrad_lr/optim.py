@@ -152,10 +152,27 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam with bias correction (Kingma and Ba, 2015) and L2 weight decay.
 
-    With ``d = grad + weight_decay * p`` and step count t:
+    With ``d = grad + weight_decay * p`` and t the number of updates this
+    parameter has had (counted per parameter, as PyTorch does, so one whose grad
+    was None at first still gets a bias-corrected first step):
     ``m = β1 m + (1-β1) d``, ``v = β2 v + (1-β2) d²``,
     ``p -= lr · (m / (1-β1ᵗ)) / (√(v / (1-β2ᵗ)) + eps)``.
     So the first step moves each element by ``lr·|g|/(|g|+eps)``, at most ``lr``.
+
+    Notes
+    -----
+    ``eps`` must be > 0: with eps = 0 a zero gradient would give 0/0.
+    d² overflows to inf where |d| exceeds about 1e154, and that element's step
+    becomes 0; rescale such a loss rather than relying on Adam's normalisation.
+
+    Examples
+    --------
+    >>> w = Tensor([1.0, -2.0], requires_grad=True)
+    >>> optimizer = Adam([w], lr=0.1)
+    >>> (w * w).sum().backward()
+    >>> optimizer.step()
+    >>> w.data
+    array([ 0.9, -1.9])
     """
 
     def __init__(
@@ -175,21 +192,28 @@ class Adam(Optimizer):
             _check_number("Adam", f"betas[{i}]", beta, 0.0, 1.0, high_open=True)
             for i, beta in enumerate(betas)
         )
-        self.eps = _check_number("Adam", "eps", eps, 0.0, math.inf, high_open=True)
+        self.eps = _check_number(
+            "Adam", "eps", eps, 0.0, math.inf, low_open=True, high_open=True
+        )
         self.weight_decay = _check_number(
             "Adam", "weight_decay", weight_decay, 0.0, math.inf, high_open=True
         )
         self.t = 0
+        self.steps: dict[int, int] = {}
         self.m: dict[int, np.ndarray] = {}
         self.v: dict[int, np.ndarray] = {}
 
     def step(self) -> None:
         """One Adam update of every parameter that has a gradient."""
         beta1, beta2 = self.betas
+        # NOTE: gradients are checked before any state changes, so a step that
+        # raises FloatingPointError leaves the parameters and m, v, t as they were.
+        gradients = self._gradients()
         self.t += 1
-        correction1 = 1.0 - beta1**self.t
-        correction2 = 1.0 - beta2**self.t
-        for index, param, grad in self._gradients():
+        for index, param, grad in gradients:
+            t = self.steps[index] = self.steps.get(index, 0) + 1
+            correction1 = 1.0 - beta1**t
+            correction2 = 1.0 - beta2**t
             if self.weight_decay:
                 grad = grad + self.weight_decay * param.data
             m = self.m.get(index)
