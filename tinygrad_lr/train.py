@@ -165,8 +165,9 @@ def fit(
     Raises
     ------
     FloatingPointError
-        When the loss becomes NaN or inf, naming the epoch and step; the
-        parameters keep the values of the last finite step.
+        When the model's output, the loss or a gradient becomes NaN or inf,
+        naming the epoch and the step. The parameters are left as they were at
+        that moment: a step whose gradient is not finite is never applied.
     """
     X, y = _check_data(X, y, "fit")
     epochs = _positive(epochs, "fit", "epochs")
@@ -198,7 +199,15 @@ def fit(
             if epoch == 1:
                 _check_finite(X_batch, "fit")
             optimizer.zero_grad()
-            loss = loss_fn(model(X_batch), Tensor(y_batch))
+            logits = model(X_batch)
+            # NOTE: checked before the loss, which itself refuses non-finite logits
+            # with a ValueError that would not say at which epoch training broke.
+            if not np.isfinite(logits.data).all():
+                raise FloatingPointError(
+                    f"fit: the model's output became NaN or inf at epoch {epoch},"
+                    f" step {step}; try a smaller learning rate"
+                )
+            loss = loss_fn(logits, Tensor(y_batch))
             value = float(loss.data)
             if not np.isfinite(value):
                 raise FloatingPointError(
@@ -206,7 +215,13 @@ def fit(
                     f" {step}; try a smaller learning rate"
                 )
             loss.backward()
-            optimizer.step()
+            try:
+                optimizer.step()
+            except FloatingPointError as error:
+                raise FloatingPointError(
+                    f"fit: epoch {epoch}, step {step}: {error}; try a smaller"
+                    " learning rate"
+                ) from error
             total += value * len(y_batch)
             count += len(y_batch)
         history.loss.append(total / count)
