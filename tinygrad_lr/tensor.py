@@ -121,8 +121,13 @@ def as_array(data: Any, dtype: Any = None) -> np.ndarray:
             f"Tensor: dtype {array.dtype} is not supported; convert to float32 or"
             " float64 first, or pass dtype="
         )
-    if kind == "O" and not all(isinstance(v, numbers.Real) for v in array.flat):
-        raise DTypeError("Tensor: object data must hold only real numbers")
+    if kind == "O":
+        bad = [v for v in array.flat if not isinstance(v, numbers.Real)][:1]
+        if bad:
+            raise DTypeError(
+                f"Tensor: cannot convert object array to {target} (element"
+                f" {bad[0]!r}); expected real numbers"
+            )
     if kind not in "biufO":
         raise DTypeError(
             f"Tensor: cannot compute with data of dtype {array.dtype}; expected real"
