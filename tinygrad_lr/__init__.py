@@ -17,6 +17,7 @@ from tinygrad_lr import (
     ops,
     optim,
     reference,
+    train,
 )
 from tinygrad_lr.gradcheck import GradcheckError, gradcheck
 from tinygrad_lr.serialize import SerializationError, load, save
@@ -51,6 +52,7 @@ __all__ = [
     "optim",
     "reference",
     "save",
+    "train",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
