@@ -38,14 +38,19 @@ Names = Mapping[str, Tensor] | Iterable[tuple[str, Tensor]] | None
 TINY = 4
 """Tensors with at most this many elements show every value."""
 
+BRANCH, LAST_BRANCH = "├── ", "└── "
+# What the lines below a node start with, after the node's own connector.
+CONTINUATION = {"": "", BRANCH: "│   ", LAST_BRANCH: "    "}
+
 
 def format_graph(
     tensor: Tensor, *, names: Names = None, max_depth: int | None = 30
 ) -> str:
     """Return the graph that produced ``tensor`` as an indented text tree.
 
-    The output is the first line; each op's inputs are indented below it, in the
-    order the op takes them.
+    ``tensor`` itself is the first line; each op's inputs are indented below it, in
+    the order the op takes them. A tensor used more than once is drawn at its first
+    use, tagged ``#k``, and referred to by the tag afterwards.
 
     Parameters
     ----------
@@ -108,17 +113,22 @@ def format_graph(
         parents = node.grad_fn.parents if node.grad_fn is not None else ()
         if not parents:
             continue
-        child_prefix = prefix + {"": "", "├── ": "│   ", "└── ": "    "}[connector]
+        child_prefix = prefix + CONTINUATION[connector]
         if max_depth is not None and depth >= max_depth:
             lines.append(
-                f"{child_prefix}└── … {len(parents)} input(s) deeper than"
+                f"{child_prefix}{LAST_BRANCH}… {len(parents)} input(s) deeper than"
                 f" max_depth={max_depth}"
             )
             continue
         for index in reversed(range(len(parents))):
             last = index == len(parents) - 1
             stack.append(
-                (parents[index], child_prefix, "└── " if last else "├── ", depth + 1)
+                (
+                    parents[index],
+                    child_prefix,
+                    LAST_BRANCH if last else BRANCH,
+                    depth + 1,
+                )
             )
     return "\n".join(lines)
 
