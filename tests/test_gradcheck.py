@@ -224,3 +224,18 @@ def test_integer_input_raises_dtype_error() -> None:
 def test_an_unknown_mode_raises() -> None:
     with pytest.raises(ValueError, match="mode must be 'full' or 'random', got 'fast'"):
         gradcheck(lambda t: t.sum(), [np.ones(2)], mode="fast")
+
+
+def test_when_every_op_is_right_the_message_points_at_fn_itself() -> None:
+    # fn reads t.data behind the engine's back, so that factor is a constant to
+    # backward but not to central differences: mul itself is fine.
+    def fn(t: Tensor) -> Tensor:
+        return (t * Tensor(t.data)).sum()
+
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(fn, [np.array([1.0, 2.0])])
+
+    message = str(caught.value)
+    assert "every op checked agrees with its own forward" in message
+    assert "differentiable at this point" in message
+    assert "the first op whose backward" not in message

@@ -234,46 +234,44 @@ def _locate(
     """Check each op of the graph on its own, in forward order; describe the result."""
     # Tensor orders its graph for backward; reuse that order (inputs first).
     nodes = [t for t in out._topological_order() if t.grad_fn is not None]
-    wrong: list[str] = []
-    skipped: list[str] = []
+    wrong: list[tuple[str, str]] = []  # (op name, description), in forward order
+    skipped: dict[str, set[str]] = {}  # reason -> op names
     for position, node in enumerate(nodes, start=1):
         ctx = node.grad_fn
         assert ctx is not None
         name = ctx.function.name
         params = _recorded_params(ctx)
         if params is None:
-            skipped.append(name)
+            skipped.setdefault("parameters not recorded in the graph", set()).add(name)
             continue
         if any(parent.data.dtype != np.float64 for parent in ctx.parents):
-            skipped.append(f"{name} (not float64)")
+            skipped.setdefault("inputs not float64", set()).add(name)
             continue
         try:
             problem = _check_one_op(ctx, params, eps, tolerance, generator)
         except Exception as error:  # the op could not be run again on its own
-            skipped.append(f"{name} ({type(error).__name__}: {error})")
+            skipped.setdefault(f"{type(error).__name__}: {error}", set()).add(name)
             continue
         if problem:
-            wrong.append(f"  {name} (op {position} of {len(nodes)}): {problem}")
+            wrong.append((name, f"  {name} (op {position} of {len(nodes)}): {problem}"))
 
     lines = [f"checking each of the {len(nodes)} op(s) on its own:"]
     if wrong:
-        first = wrong[0].split(" (op ")[0].strip()
         lines.append(
             f"  the first op whose backward disagrees with central differences of its"
-            f" own forward is {first} (a wrong backward, or an input where the op"
-            " is not differentiable)"
+            f" own forward is {wrong[0][0]} (a wrong backward, or an input where the"
+            " op is not differentiable)"
         )
-        lines.extend(wrong)
+        lines.extend(description for _, description in wrong)
     else:
         lines.append(
             "  every op checked agrees with its own forward; check that fn is"
             " differentiable at this point (no kink such as relu at 0) and"
             " deterministic"
         )
-    if skipped:
+    for reason, names in skipped.items():
         lines.append(
-            "  not checked on their own (their parameters are not recorded in the"
-            f" graph): {', '.join(sorted(set(skipped)))}"
+            f"  not checked on their own ({reason}): {', '.join(sorted(names))}"
         )
     return "\n".join(lines)
 
