@@ -47,6 +47,9 @@ class Workload:
     units : dict of str to str
         The unit of each measurement: ``"s"``, ``"us"``, ``"GB/s"``, ``"bytes"`` or
         ``"xX"`` (a multiple of the size of X).
+    repeat : int
+        An implementation that reports nothing is run this many times per round
+        and its best time kept.
     check : callable, optional
         Returns a line comparing the implementations' results, so a reader can see
         that both sides computed the same thing.
@@ -60,6 +63,7 @@ class Workload:
     implementations: dict[str, Measure] = field(default_factory=dict)
     once: dict[str, Measure] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=lambda: {"time": "s"})
+    repeat: int = 1
     check: Callable[[], str] | None = None
     notes: list[str] = field(default_factory=list)
     cleanup: Callable[[], None] | None = None
@@ -197,9 +201,11 @@ def make_reference(sizes: Sizes) -> Workload:
         f"reference experiment: {len(y)}x2 moons, {steps} full-batch GD steps, lr 0.1"
         " (numpy = tinygrad_lr.reference.train)",
         {"numpy": numpy_side, "engine": engine_side},
+        repeat=5,
         check=check,
         notes=[
-            "reference.train evaluates the loss in a separate forward pass, so it"
+            "Time: the best of 5 runs in each round."
+            " reference.train evaluates the loss in a separate forward pass, so it"
             " reads X three times a step; the engine reads it twice."
         ],
     )
@@ -368,7 +374,9 @@ def make_mlp(sizes: Sizes) -> Workload:
         f"MLP 2-16-16-1 tanh, {steps} full-batch Adam steps (lr {lr}) on {len(y)}"
         " moons samples",
         {"numpy": numpy_side, "engine": engine_side},
+        repeat=2,
         check=check,
+        notes=["Time: the best of 2 runs in each round."],
     )
 
 
