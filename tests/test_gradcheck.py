@@ -171,6 +171,37 @@ def test_random_mode_catches_a_wrong_gradient_and_names_the_op(
     )
 
 
+def test_random_mode_names_the_input_whose_gradient_is_wrong(
+    rng: np.random.Generator,
+) -> None:
+    a = rng.uniform(0.5, 1.5, (20, 20))
+    b = rng.uniform(0.5, 1.5, (20, 20))
+
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(lambda s, t: SwappedMul.apply(s, t).sum(), [a, b], mode="random")
+
+    message = str(caught.value)
+    assert "along a random direction of all 2 input(s)" in message
+    assert "  input 0, shape (20, 20): analytic" in message
+    assert "  input 1, shape (20, 20): analytic" in message
+
+
+def test_random_mode_leaves_out_an_input_whose_gradient_is_right(
+    rng: np.random.Generator,
+) -> None:
+    a = rng.uniform(0.5, 1.5, (20, 20))
+    b = rng.uniform(0.5, 1.5, (20, 20))
+
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(
+            lambda s, t: HalfSquare.apply(s).sum() + t.sum(), [a, b], mode="random"
+        )
+
+    message = str(caught.value)
+    assert "  input 0, shape (20, 20): analytic" in message
+    assert "input 1" not in message
+
+
 def test_ops_called_with_parameters_are_listed_as_not_checked_on_their_own() -> None:
     with pytest.raises(
         GradcheckError, match=r"not checked on their own \(.*\): mean, pow"

@@ -150,20 +150,35 @@ def _check_random_direction(
     tolerance: float,
     generator: np.random.Generator,
 ) -> list[str]:
-    """One directional derivative along a random direction of all inputs at once."""
+    """One directional derivative along a random direction of all inputs at once;
+    on a mismatch, one more per input to say which inputs disagree."""
     directions = [generator.standard_normal(p.shape) for p in points]
-    plus = projected([p + eps * d for p, d in zip(points, directions, strict=True)])
-    minus = projected([p - eps * d for p, d in zip(points, directions, strict=True)])
-    numeric = (plus - minus) / (2 * eps)
-    exact = sum(float(np.sum(g * d)) for g, d in zip(analytic, directions, strict=True))
-    error = abs(exact - numeric)
-    if error <= tolerance * max(abs(numeric), 1.0):
+
+    def compare(steps: list[np.ndarray]) -> tuple[bool, str]:
+        plus = projected([p + eps * d for p, d in zip(points, steps, strict=True)])
+        minus = projected([p - eps * d for p, d in zip(points, steps, strict=True)])
+        numeric = (plus - minus) / (2 * eps)
+        exact = sum(float(np.sum(g * d)) for g, d in zip(analytic, steps, strict=True))
+        error = abs(exact - numeric)
+        # NOTE: written as "<=" so that a NaN error counts as a failure.
+        agree = error <= tolerance * max(abs(numeric), 1.0)
+        relative = error / max(abs(numeric), 1e-300)
+        return agree, (
+            f"analytic {exact:.10g}, numeric {numeric:.10g}, rel. error {relative:.2e}"
+        )
+
+    agree, summary = compare(directions)
+    if agree:
         return []
-    return [
-        f"  along a random direction of all {len(points)} input(s): analytic"
-        f" {exact:.10g}, numeric {numeric:.10g}, rel. error"
-        f" {error / max(abs(numeric), 1e-300):.2e}"
-    ]
+    lines = [f"  along a random direction of all {len(points)} input(s): {summary}"]
+    for index in range(len(points)):
+        alone = [
+            d if i == index else np.zeros_like(d) for i, d in enumerate(directions)
+        ]
+        agree, summary = compare(alone)
+        if not agree:
+            lines.append(f"  input {index}, shape {points[index].shape}: {summary}")
+    return ["\n".join(lines)]
 
 
 def _check_every_element(
