@@ -223,7 +223,7 @@ def to_dot(tensor: Tensor, *, names: Names = None) -> str:
     return "\n".join([*header, *body, *edges, "}"]) + "\n"
 
 
-# ---------------------------------------------------------------- helpers
+# ---------------------------------------------------------------- internals
 
 
 def _check_tensor(tensor: Any, where: str) -> None:
