@@ -28,9 +28,9 @@ GRID64 = sorted({sign * m for m in MAGNITUDES for sign in (1.0, -1.0)})
 GRID32 = [z for z in GRID64 if abs(z) <= float(np.finfo(np.float32).max)]
 
 # Relative tolerances against mpmath, and the absolute floors used where the exact
-# value is below the dtype's smallest normal number.
 REL = {np.float64: 1e-15, np.float32: 1e-6}
-FLOOR = {np.float64: 5e-324, np.float32: float(np.finfo(np.float32).tiny)}
+# value is below the dtype's smallest normal number: one step of the subnormals.
+FLOOR = {dtype: float(np.finfo(dtype).smallest_subnormal) for dtype in REL}
 
 STRICT = {"divide": "raise", "over": "raise", "invalid": "raise"}
 FINITE = st.floats(allow_nan=False, allow_infinity=False)

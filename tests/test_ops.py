@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 import scipy.special
-from hypothesis import find
+from hypothesis import find, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -261,6 +261,9 @@ def test_backward_matches_central_differences(row: Row) -> None:
         shapes=row.shapes,
         params=row.params,
         forward=False,
+        # One example costs up to 2 forward passes per input element (the full
+        # Jacobian-vector product), so half the profile's examples.
+        max_examples=max(settings.default.max_examples // 2, 1),
     )
 
 
@@ -404,6 +407,46 @@ def test_relu_at_zero_has_value_zero_and_gradient_zero() -> None:
 
     np.testing.assert_array_equal(out.data, [0.0, 0.0])
     np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+
+
+@pytest.mark.parametrize("magnitude", [1e3, 1e300])
+def test_tanh_saturates_to_plus_minus_one_with_zero_gradient(magnitude: float) -> None:
+    x = Tensor([-magnitude, magnitude], requires_grad=True)
+
+    with np.errstate(divide="raise", over="raise", invalid="raise"):
+        out = x.tanh()
+        out.sum().backward()
+
+    np.testing.assert_array_equal(out.data, [-1.0, 1.0])
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    ("dtype", "value"), [(np.float64, 710.0), (np.float32, 89.0)], ids=["64", "32"]
+)
+def test_exp_overflow_gives_inf_with_numpys_warning(dtype: type, value: float) -> None:
+    x = Tensor(np.array([value], dtype=dtype))
+
+    with pytest.warns(RuntimeWarning, match="overflow encountered in exp"):
+        out = x.exp()
+
+    assert out.data[0] == np.inf and out.dtype == dtype
+
+
+@pytest.mark.parametrize(
+    ("value", "expected", "message"),
+    [(0.0, -np.inf, "divide by zero"), (-1.0, np.nan, "invalid value")],
+    ids=["zero", "negative"],
+)
+def test_log_outside_its_domain_warns(
+    value: float, expected: float, message: str
+) -> None:
+    x = Tensor([value])
+
+    with pytest.warns(RuntimeWarning, match=message):
+        out = x.log()
+
+    np.testing.assert_array_equal(out.data, [expected])
 
 
 def test_pow_with_an_integer_exponent_works_for_negative_bases() -> None:
