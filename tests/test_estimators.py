@@ -259,6 +259,8 @@ def test_bad_X_at_prediction_raises(cls, method, small):
         getattr(fitted, method)(np.ones((4, 2)))
     with pytest.raises(ValueError, match="Input X contains NaN"):
         getattr(fitted, method)(np.full((4, 3), np.nan))
+    with pytest.raises(ValueError, match=r"Found array with 0 sample\(s\)"):
+        getattr(fitted, method)(np.zeros((0, 3)))
 
 
 @pytest.mark.parametrize("cls", BOTH)

@@ -343,6 +343,12 @@ def test_logistic_regression_computes_x_times_w_plus_b(rng):
     np.testing.assert_array_equal(model(X).data, X @ model.weight.data + 0.5)
 
 
+@pytest.mark.parametrize("model", [nn.LogisticRegression(2), nn.MLP([2, 3, 1])])
+def test_predictions_for_zero_rows_are_empty(model):
+    assert model.predict_proba(np.zeros((0, 2))).shape == (0,)
+    assert model.predict(np.zeros((0, 2))).shape == (0,)
+
+
 def test_predictions_record_no_graph():
     model = nn.MLP([2, 3, 1], rng=0)
 

@@ -5,6 +5,7 @@ import json
 import os
 import pathlib
 import pickle
+import stat
 import struct
 import tempfile
 import tracemalloc
@@ -356,6 +357,20 @@ def test_a_failed_first_save_leaves_no_file_at_all(tmp_path, monkeypatch):
         save(nn.LogisticRegression(2, rng=0), tmp_path / "model.npz")
 
     assert list(tmp_path.iterdir()) == []
+
+
+def test_save_fsyncs_the_file_and_then_its_directory(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+
+    def recording_fsync(descriptor):
+        synced.append(stat.S_ISDIR(os.fstat(descriptor).st_mode))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    save(nn.LogisticRegression(2, rng=0), tmp_path / "model.npz")
+
+    assert synced == [False, True]
 
 
 def test_a_successful_save_replaces_the_previous_file(saved):
