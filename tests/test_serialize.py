@@ -7,6 +7,8 @@ import pathlib
 import pickle
 import stat
 import struct
+import subprocess
+import sys
 import tempfile
 import tracemalloc
 import zipfile
@@ -371,6 +373,43 @@ def test_save_fsyncs_the_file_and_then_its_directory(tmp_path, monkeypatch):
     save(nn.LogisticRegression(2, rng=0), tmp_path / "model.npz")
 
     assert synced == [False, True]
+
+
+CRASHING_SAVE = """
+import os, sys
+from tinygrad_lr import nn, serialize
+
+real_write_entry = serialize._write_entry
+calls = []
+
+def write_then_die(archive, key, array):
+    calls.append(key)
+    if len(calls) == 3:
+        archive.fp.flush()
+        os._exit(3)  # no cleanup, no finally blocks: a hard crash
+    real_write_entry(archive, key, array)
+
+serialize._write_entry = write_then_die
+serialize.save(nn.MLP([2, 3, 1], rng=7), sys.argv[1])
+"""
+
+
+def test_a_process_killed_mid_save_leaves_the_previous_file_loadable(saved):
+    path, model = saved
+    before = path.read_bytes()
+
+    result = subprocess.run(
+        [sys.executable, "-c", CRASHING_SAVE, str(path)], check=False, timeout=60
+    )
+
+    assert result.returncode == 3
+    assert path.read_bytes() == before
+    assert _bytes_of(load(path)) == _bytes_of(model)
+    # A hard crash cannot clean up: what is left is one hidden temporary file.
+    leftovers = sorted(p.name for p in path.parent.iterdir() if p != path)
+    assert len(leftovers) == 1
+    assert leftovers[0].startswith(".model.npz.")
+    assert leftovers[0].endswith(".tmp")
 
 
 def test_a_successful_save_replaces_the_previous_file(saved):
