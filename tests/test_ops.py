@@ -211,36 +211,27 @@ BINARY_OPERATORS = [row for row in ROWS if row.operator is not None]
 
 
 def test_every_registered_op_has_a_row() -> None:
+    # Ops that a test or an example registers for itself are not the library's.
+    library = {name for name, op in OPS.items() if op.__module__ == ops.__name__}
     rows = {row.name for row in ROWS}
-    missing = sorted(set(OPS) - rows)
-    unknown = sorted(rows - set(OPS))
+    missing = sorted(library - rows)
+    unknown = sorted(rows - library)
     assert not missing, f"ops without a row in ROWS: {missing}"
     assert not unknown, f"rows for ops that are not registered: {unknown}"
     assert len(rows) == len(ROWS), "an op has more than one row"
 
 
 @pytest.mark.parametrize("row", ROWS, ids=str)
-def test_each_row_calls_the_op_it_is_named_after(row: Row) -> None:
-    inputs = [Tensor(np.full((2, 2), 0.5), requires_grad=True)] * row.arity
-    kwargs = {
-        "sum": {"axis": None, "keepdims": False},
-        "mean": {"axis": 0, "keepdims": True},
-        "pow": {"exponent": 2},
-        "reshape": {"shape": (-1,), "star": False},
-        "transpose": {"axes": None, "spelling": "T"},
-        "binary_cross_entropy_with_logits": {"reduction": "mean"},
-    }.get(row.name, {})
-
-    out = row.fn(*inputs, **kwargs)
-
-    assert out.grad_fn is not None
-    assert out.grad_fn.function is OPS[row.name]
-
-
-@pytest.mark.parametrize("row", ROWS, ids=str)
 def test_forward_matches_the_numpy_reference(row: Row) -> None:
+    def fn(*tensors: Tensor, **kwargs: Any) -> Tensor:
+        out = row.fn(*tensors, **kwargs)
+        assert out.grad_fn is not None and out.grad_fn.function is OPS[row.name], (
+            f"the row {row.name!r} does not call the op {row.name!r}"
+        )
+        return out
+
     check_op(
-        row.fn,
+        fn,
         row.reference,
         arity=row.arity,
         domain=row.domain,

@@ -267,11 +267,29 @@ def check_op(
 
     Examples
     --------
-    A cube op written with two multiplications, checked against ``x ** 3``:
+    A new op, written as a :class:`~tinygrad_lr.function.Function` (add
+    ``@register("cube", methods=("cube",))`` to make it ``Tensor.cube``), checked
+    against NumPy's ``x ** 3``:
 
     >>> import numpy as np
+    >>> from tinygrad_lr.function import Function
     >>> from tinygrad_lr.testing import check_op
-    >>> check_op(lambda x: x * x * x, lambda x: x**3, rtol=1e-15, max_examples=10)
+    >>> class Cube(Function):
+    ...     name = "cube"
+    ...
+    ...     @staticmethod
+    ...     def forward(ctx, a):
+    ...         ctx.save_for_backward(a)
+    ...         return a**3
+    ...
+    ...     @staticmethod
+    ...     def backward(ctx, grad_output):
+    ...         (a,) = ctx.saved_tensors
+    ...         return grad_output * 3 * a**2
+    >>> check_op(Cube.apply, lambda x: x**3, max_examples=10)
+
+    A wrong backward (say ``2 * a**2``) makes it raise with the smallest failing
+    input and a table of the worst elements.
 
     A binary op, with the divisor kept away from zero:
 
