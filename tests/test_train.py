@@ -229,6 +229,23 @@ def test_validation_data_is_checked_like_the_training_data(moons):
 # errors
 
 
+def test_a_huge_learning_rate_on_the_moons_mlp_diverges_but_stays_finite(moons):
+    # tanh bounds the hidden units and the loss is computed from logits, so
+    # lr=1e6 gives enormous but finite losses rather than NaN.
+    model = nn.MLP([2, 16, 16, 1], rng=0)
+
+    history = fit(
+        model,
+        moons.X_train,
+        moons.y_train,
+        optimizer=SGD(model.parameters(), lr=1e6),
+        epochs=20,
+    )
+
+    assert np.isfinite(history.loss).all()
+    assert min(history.loss[1:]) > 1000.0
+
+
 def test_a_non_finite_model_output_raises_naming_the_epoch(moons):
     # NOTE: the moons MLP with lr=1e6 does not overflow: tanh saturates and the
     # loss grows only linearly in the logits. Features of size 1e160 do.
