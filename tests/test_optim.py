@@ -139,6 +139,23 @@ def test_a_step_replaces_data_instead_of_writing_into_it():
     assert w.data.tolist() == [0.5]
 
 
+@pytest.mark.parametrize(
+    ("optimizer_class", "hyperparameters"),
+    [(SGD, {"momentum": 0.9, "weight_decay": 0.1}), (Adam, {"weight_decay": 0.1})],
+)
+def test_a_float32_parameter_stays_float32_under_a_float64_gradient(
+    optimizer_class, hyperparameters
+):
+    w = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    optimizer = optimizer_class([w], lr=0.1, **hyperparameters)
+
+    for _ in range(2):
+        w.grad = np.array([0.5, -0.5])
+        optimizer.step()
+
+    assert w.dtype == np.float32
+
+
 # ---------------------------------------------------------------------------
 # hyperparameter validation
 

@@ -42,6 +42,12 @@ def _check_number(
     return value
 
 
+def _updated(param: Tensor, step: np.ndarray) -> np.ndarray:
+    """``param.data - step`` as a new array of the parameter's own dtype (a
+    float64 gradient must not turn a float32 parameter into float64)."""
+    return (param.data - step).astype(param.data.dtype, copy=False)
+
+
 class Optimizer:
     """Holds the parameters to update and clears their gradients.
 
@@ -146,7 +152,7 @@ class SGD(Optimizer):
                 self.velocity[index] = grad
             # NOTE: a new array, not an in-place update, so graphs recorded before
             # the step keep the values they were computed with.
-            param.data = param.data - self.lr * grad
+            param.data = _updated(param, self.lr * grad)
 
 
 class Adam(Optimizer):
@@ -226,4 +232,4 @@ class Adam(Optimizer):
             )
             self.m[index], self.v[index] = m, v
             denominator = np.sqrt(v / correction2) + self.eps
-            param.data = param.data - self.lr * (m / correction1) / denominator
+            param.data = _updated(param, self.lr * (m / correction1) / denominator)
