@@ -264,6 +264,39 @@ def derived(workloads: dict[str, Workload], results: Results) -> list[str]:
     return lines
 
 
+def summary(workloads: Sequence[Workload], results: Results) -> list[str]:
+    """One Markdown row per measurement: medians and the median ratio to numpy."""
+    lines = [
+        "| workload | measurement | numpy | other | other / numpy: median"
+        " (ratio of minima) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for workload in workloads:
+        measured = results[workload.name]
+        keys = list(dict.fromkeys(k for impl in measured.values() for k in impl))
+        for key in keys:
+            unit = workload.units.get(key, "s")
+            base = measured.get("numpy", {}).get(key)
+            for impl, values in measured.items():
+                if impl == "numpy" or key not in values:
+                    continue
+                per_round = ratios(results, workload.name, impl, key)
+                ratio = f"{median(per_round):.2f}x" if per_round else ""
+                if per_round and base and len(per_round) > 1:
+                    ratio += f" ({min(values[key]) / min(base):.2f}x)"
+                numpy_value = format_value(median(base), unit) if base else ""
+                lines.append(
+                    f"| {workload.label}. {workload.name} | {key} | {numpy_value} |"
+                    f" {impl} {format_value(median(values[key]), unit)} | {ratio} |"
+                )
+            if set(measured) == {"numpy"} and base:
+                value = format_value(median(base), unit)
+                lines.append(
+                    f"| {workload.label}. {workload.name} | {key} | {value} | | |"
+                )
+    return lines
+
+
 def targets(workloads: dict[str, Workload], results: Results) -> list[str]:
     """Each target with its measured value and MET / NOT MET."""
     rows: list[tuple[str, float, float, str]] = []
@@ -391,6 +424,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if extra:
             print("\n".join(extra))
             print()
+        print("summary (medians over rounds):")
+        print("\n".join(summary(workloads, results)))
+        print()
         goals = targets(by_name, results)
         if goals:
             print("targets (information, not assertions):")
