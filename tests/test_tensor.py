@@ -210,6 +210,18 @@ def test_backward_is_linear_in_the_upstream_gradient() -> None:
     np.testing.assert_array_equal(grads[2], 2.0 * grads[1])
 
 
+@given(x0=float_arrays(gradient_shapes()))
+def test_two_fresh_passes_give_bitwise_identical_gradients(x0: np.ndarray) -> None:
+    grads = []
+    for _ in range(2):
+        x = Tensor(x0, requires_grad=True)
+        hidden = (x * 0.5).tanh()
+        (hidden * x).sigmoid().sum().backward()
+        grads.append(x.grad)
+
+    np.testing.assert_array_equal(grads[0], grads[1])
+
+
 def test_a_chain_of_100_000_ops_backpropagates_without_recursion() -> None:
     depth = 100_000
     x = Tensor(1.0, requires_grad=True)

@@ -265,6 +265,11 @@ def check_op(
     AssertionError
         With Hypothesis's smallest failing example, when a check fails.
 
+    Notes
+    -----
+    Call it from a plain test function (``def test_cube(): check_op(...)``), not
+    from inside a test that is itself decorated with ``@given``.
+
     Examples
     --------
     A new op, written as a :class:`~tinygrad_lr.function.Function` (add
