@@ -149,7 +149,7 @@ ERROR_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         "predict features",
         lambda: model_lr().predict(np.ones((4, 2))),
         ValueError,
-        r"LogisticRegression.predict_proba: X has 2 features, but the model has 3",
+        r"LogisticRegression.predict: X has 2 features, but the model has 3",
     ),
     (
         "predict 1-D X",
