@@ -535,3 +535,16 @@ def test_layout_option_draws_views_and_read_only_arrays(
 
     assert found.shape == (3, 4)
     assert condition(found)
+
+
+def test_check_op_rejects_a_domain_per_input_of_the_wrong_length() -> None:
+    with pytest.raises(
+        ValueError, match=r"^check_op: domain has 3 entries for arity 2"
+    ):
+        check_op(operator.add, np.add, arity=2, domain=[(0, 1), (0, 1), (0, 1)])
+
+
+def test_check_op_rejects_shapes_that_do_not_fit_the_arity() -> None:
+    shapes = array_shapes().map(lambda shape: (shape,))
+    with pytest.raises(ValueError, match=r"^check_op: the shapes strategy gave 1"):
+        check_op(operator.add, np.add, arity=2, shapes=shapes, max_examples=1)

@@ -330,7 +330,8 @@ def check_op(
     def draw_case(
         data: st.DataObject, min_side: int, layout: bool
     ) -> tuple[list[np.ndarray], dict[str, Any]]:
-        input_shapes = data.draw(shape_strategies[min_side], "shapes")
+        drawn = data.draw(shape_strategies[min_side], "shapes")
+        input_shapes = tuple(tuple(shape) for shape in drawn)
         if len(input_shapes) != arity:
             raise ValueError(
                 f"check_op: the shapes strategy gave {len(input_shapes)} shapes for"
