@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import threading
-import warnings
 import weakref
 
 import numpy as np
@@ -375,7 +374,8 @@ def test_detect_anomaly_names_exp_overflow_and_the_input_shapes() -> None:
     with (
         detect_anomaly(),
         pytest.raises(
-            FloatingPointError, match=r"^exp: overflow .*; input shapes \(2,\)"
+            FloatingPointError,
+            match=r"^exp: forward on inputs of shapes \(2,\): overflow",
         ),
     ):
         x.exp()
@@ -386,14 +386,12 @@ def test_detect_anomaly_names_the_op_whose_backward_is_not_finite() -> None:
     y = x**0.5  # finite forward; the gradient 0.5 / sqrt(x) is inf at 0
 
     with (
-        warnings.catch_warnings(),
         detect_anomaly(),
         pytest.raises(
             FloatingPointError,
-            match=r"^pow: backward produced a non-finite gradient for input 0",
+            match=r"^pow: backward on inputs of shapes \(2,\): divide by zero",
         ),
     ):
-        warnings.simplefilter("ignore", RuntimeWarning)
         y.sum().backward()
 
 
@@ -402,7 +400,10 @@ def test_detect_anomaly_catches_a_non_finite_upstream_gradient() -> None:
     y = x * 2.0
     with (
         detect_anomaly(),
-        pytest.raises(FloatingPointError, match=r"^mul: backward produced"),
+        pytest.raises(
+            FloatingPointError,
+            match=r"^mul: backward on inputs of shapes \(1,\), \(\) produced a NaN",
+        ),
     ):
         y.backward(np.array([np.inf]))
 

@@ -322,7 +322,7 @@ def test_invalid_epochs_raise_naming_the_value(epochs):
     model = nn.LogisticRegression(1, rng=0)
 
     with pytest.raises(
-        ValueError, match=f"fit: epochs must be an integer >= 1, got {epochs}"
+        ValueError, match=f"fit: epochs must be a positive integer, got {epochs}"
     ):
         fit(
             model,
@@ -336,8 +336,8 @@ def test_invalid_epochs_raise_naming_the_value(epochs):
 @pytest.mark.parametrize(
     ("batch_size", "match"),
     [
-        (0, "batch_size must be an integer >= 1, got 0"),
-        (1.5, "batch_size must be an integer >= 1, got 1.5"),
+        (0, "batch_size must be a positive integer, got 0"),
+        (1.5, "batch_size must be a positive integer, got 1.5"),
         (3, r"batch_size must be <= n_samples \(2\), got 3"),
     ],
 )

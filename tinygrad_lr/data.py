@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tinygrad_lr._checks import positive_int
 from tinygrad_lr._random import as_generator
 
 __all__ = ["Dataset", "batches", "moons"]
@@ -35,13 +36,8 @@ def moons(
     """
     from sklearn.datasets import make_moons  # imported here: it is slow to import
 
-    for name, value in (("n_train", n_train), ("n_test", n_test)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, np.integer))
-            or value < 1
-        ):
-            raise ValueError(f"moons: {name} must be a positive integer, got {value!r}")
+    positive_int(n_train, "moons", "n_train")
+    positive_int(n_test, "moons", "n_test")
     if not (isinstance(noise, (int, float)) and np.isfinite(noise) and noise >= 0):
         raise ValueError(f"moons: noise must be a finite number >= 0, got {noise!r}")
 

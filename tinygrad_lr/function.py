@@ -13,7 +13,7 @@ shape. :func:`register` files the op under its name and attaches it to ``Tensor`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -37,27 +37,41 @@ class Context:
         The op that made the output.
     parents : tuple of Tensor
         The op's inputs, in order.
+    params : dict
+        The op's non-tensor arguments, such as ``axis`` (for graph views and
+        gradcheck).
     needs_input_grad : tuple of bool
         For each input, whether backward must compute its gradient.
-    saved_tensors : tuple of ndarray
+    saved_tensors : tuple
         What forward passed to :meth:`save_for_backward`.
     """
 
-    def __init__(self, function: type[Function], parents: tuple[Tensor, ...]) -> None:
+    # NOTE: "__dict__" keeps ``ctx.anything = ...`` working for ops written by users.
+    __slots__ = ("__dict__", "function", "needs_input_grad", "params", "parents")
+
+    def __init__(
+        self, function: type[Function], parents: tuple[Tensor, ...], params: dict
+    ) -> None:
         self.function = function
         self.parents = parents
-        self.needs_input_grad: tuple[bool, ...] = ()
-        self.saved_tensors: tuple[Any, ...] = ()
+        self.params = params
+        self.needs_input_grad = tuple([parent.requires_grad for parent in parents])
+
+    saved_tensors: tuple[Any, ...] = ()
 
     def save_for_backward(self, *values: Any) -> None:
         """Keep arrays (or other values) for backward."""
         self.saved_tensors = values
 
-    def backward(self, grad_output: np.ndarray) -> Iterator[tuple[Tensor, np.ndarray]]:
-        """Run the op's backward; yield ``(parent, gradient)`` for each input."""
+    def backward(self, grad_output: np.ndarray) -> list[tuple[Tensor, np.ndarray]]:
+        """Run the op's backward; return ``(parent, gradient)`` for every input
+        that needs a gradient, after checking each gradient's shape."""
         function = self.function
-        grads = function.backward(self, grad_output)
-        if not isinstance(grads, tuple):
+        if MODE.anomaly:
+            grads = _checked(function, "backward", self, function.backward, grad_output)
+        else:
+            grads = function.backward(self, grad_output)
+        if type(grads) is not tuple:
             grads = (grads,)
         if len(grads) != len(self.parents):
             raise RuntimeError(
@@ -65,23 +79,17 @@ class Context:
                 f" {len(self.parents)} inputs"
             )
 
+        found = []
         for index, (parent, grad) in enumerate(zip(self.parents, grads, strict=True)):
-            if grad is None or not parent.requires_grad:
+            if grad is None or not self.needs_input_grad[index]:
                 continue
             if grad.shape != parent.data.shape:
                 raise ShapeError(
                     f"{function.name}.backward returned a gradient of shape"
                     f" {grad.shape} for input {index} of shape {parent.data.shape}"
                 )
-            if MODE.anomaly and not np.isfinite(grad).all():
-                raise FloatingPointError(
-                    f"{function.name}: backward produced a non-finite gradient for"
-                    f" input {index}; input shapes {self._shapes()}"
-                )
-            yield parent, grad
-
-    def _shapes(self) -> str:
-        return ", ".join(str(parent.data.shape) for parent in self.parents)
+            found.append((parent, grad))
+        return found
 
 
 class Function:
@@ -94,47 +102,45 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
-        """Run forward on the inputs' data and record the op when a grad is needed."""
-        ctx = Context(cls, inputs)
-        ctx.needs_input_grad = needs = tuple(t.requires_grad for t in inputs)
-        arrays = [t.data for t in inputs]
+        """Run forward on the inputs' data; record the op if a gradient is needed."""
+        ctx = Context(cls, inputs, params)
+        arrays = [tensor.data for tensor in inputs]
         try:
             if MODE.anomaly:
-                data = _checked_forward(cls, ctx, arrays, params)
+                data = _checked(cls, "forward", ctx, cls.forward, *arrays, **params)
             else:
                 data = cls.forward(ctx, *arrays, **params)
         except ValueError as error:
             if isinstance(error, ShapeError) or str(error).startswith(f"{cls.name}:"):
                 raise  # the op's own error, which already names it
             # NumPy reports bad shapes as ValueError; name the op and the shapes.
-            shapes = " and ".join(str(a.shape) for a in arrays)
+            shapes = " and ".join(str(array.shape) for array in arrays)
             if "broadcast" in str(error):
                 message = f"{cls.name}: shapes {shapes} cannot be broadcast"
                 raise ShapeError(message) from None
             raise ShapeError(f"{cls.name}: {error} (input shapes {shapes})") from error
 
-        if MODE.grad_enabled and True in needs:
+        if MODE.grad_enabled and True in ctx.needs_input_grad:
             return Tensor._from_op(data, ctx)
         return Tensor._from_op(data, None)
 
 
-def _checked_forward(
-    cls: type[Function], ctx: Context, arrays: list[np.ndarray], params: dict
-) -> np.ndarray:
-    """Forward under detect_anomaly: floating-point trouble raises, naming the op."""
-    shapes = ", ".join(str(a.shape) for a in arrays)
+def _checked(
+    cls: type[Function], step: str, ctx: Context, run: Callable, *args: Any, **kw: Any
+) -> Any:
+    """Run ``forward`` or ``backward`` under detect_anomaly: a floating-point error
+    or a NaN or inf in the result raises FloatingPointError naming the op."""
+    shapes = ", ".join(str(parent.data.shape) for parent in ctx.parents)
+    where = f"{cls.name}: {step} on inputs of shapes {shapes}"
     try:
         with np.errstate(divide="raise", over="raise", invalid="raise"):
-            data = cls.forward(ctx, *arrays, **params)
+            result = run(ctx, *args, **kw)
     except FloatingPointError as error:
-        raise FloatingPointError(
-            f"{cls.name}: {error}; input shapes {shapes}"
-        ) from None
-    if not np.isfinite(data).all():
-        raise FloatingPointError(
-            f"{cls.name}: forward produced a NaN or inf; input shapes {shapes}"
-        )
-    return data
+        raise FloatingPointError(f"{where}: {error}") from None
+    results = result if type(result) is tuple else (result,)
+    if not all(r is None or np.isfinite(r).all() for r in results):
+        raise FloatingPointError(f"{where} produced a NaN or inf")
+    return result
 
 
 def as_tensor(value: Any, like: Tensor) -> Tensor:

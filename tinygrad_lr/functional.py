@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lr import ops
+from tinygrad_lr._checks import all_finite
 from tinygrad_lr.tensor import ShapeError, Tensor
 
 __all__ = [
@@ -109,7 +110,7 @@ def binary_cross_entropy_with_logits(
         )
     if z.size == 0 and reduction != "none":
         raise ValueError(f"{name}: empty batch (logits of shape {z.shape})")
-    if not np.isfinite(z.data).all():
+    if not all_finite(z.data):
         bad = "NaN" if np.isnan(z.data).any() else "inf"
         raise ValueError(f"{name}: logits contain {bad}")
     if y.size and not (y.data.min() >= 0.0 and y.data.max() <= 1.0):

@@ -12,7 +12,6 @@ the op's own forward, at the values it saw. The first op that disagrees is named
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -255,15 +254,11 @@ def _locate(
         ctx = node.grad_fn
         assert ctx is not None
         name = ctx.function.name
-        params = _recorded_params(ctx)
-        if params is None:
-            skipped.setdefault("parameters not recorded in the graph", set()).add(name)
-            continue
         if any(parent.data.dtype != np.float64 for parent in ctx.parents):
             skipped.setdefault("inputs not float64", set()).add(name)
             continue
         try:
-            problem = _check_one_op(ctx, params, eps, tolerance, generator)
+            problem = _check_one_op(ctx, ctx.params, eps, tolerance, generator)
         except Exception as error:  # the op could not be run again on its own
             skipped.setdefault(f"{type(error).__name__}: {error}", set()).add(name)
             continue
@@ -291,21 +286,6 @@ def _locate(
     return "\n".join(lines)
 
 
-def _recorded_params(ctx: Context) -> dict[str, Any] | None:
-    """The keyword arguments the op was called with, or None if unknown."""
-    recorded = getattr(ctx, "params", None)
-    if isinstance(recorded, dict):
-        return recorded
-    signature = inspect.signature(ctx.function.forward)
-    kinds = [p.kind for p in signature.parameters.values()]
-    if inspect.Parameter.VAR_KEYWORD in kinds:
-        return None
-    if inspect.Parameter.VAR_POSITIONAL in kinds:
-        return {}
-    # forward(ctx, *arrays) and nothing else: there were no parameters to record.
-    return {} if len(kinds) == 1 + len(ctx.parents) else None
-
-
 def _check_one_op(
     ctx: Context,
     params: dict[str, Any],
@@ -321,7 +301,8 @@ def _check_one_op(
     arrays = [parent.data.copy() for parent in ctx.parents]
 
     def forward(values: list[np.ndarray]) -> tuple[Context, np.ndarray]:
-        fresh = Context(function, tuple(Tensor._from_op(v, None) for v in values))
+        leaves = tuple(Tensor._from_op(v, None) for v in values)
+        fresh = Context(function, leaves, params)
         fresh.needs_input_grad = (True,) * len(values)
         return fresh, np.asarray(function.forward(fresh, *values, **params))
 

@@ -413,8 +413,9 @@ class BinaryCrossEntropyWithLogits(Function):
     def forward(
         ctx: Context, z: np.ndarray, y: np.ndarray, reduction: str = "mean"
     ) -> np.ndarray:
-        losses = np.maximum(z, 0.0) - z * y + _log1p_exp_neg_abs(z)
-        ctx.save_for_backward(z, y, reduction)
+        e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
+        losses = np.maximum(z, 0.0) - z * y + np.log1p(e)
+        ctx.save_for_backward(z, y, e, reduction)
         if reduction == "none":
             return losses
         total = np.sum(losses)
@@ -422,14 +423,16 @@ class BinaryCrossEntropyWithLogits(Function):
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> tuple[Any, Any]:
-        z, y, reduction = ctx.saved_tensors
+        z, y, e, reduction = ctx.saved_tensors
         if reduction == "mean":
             grad_output = grad_output / z.size
         grad_z = grad_y = None
         if ctx.needs_input_grad[0]:
-            grad_z = grad_output * (
-                (1.0 - y) * stable_sigmoid(z) - y * stable_sigmoid(-z)
-            )
+            # σ(z) = p / (1 + e) and σ(-z) = q / (1 + e), reusing forward's e.
+            positive = z >= 0
+            p = np.where(positive, 1.0, e)
+            q = np.where(positive, e, 1.0)
+            grad_z = grad_output * (((1.0 - y) * p - y * q) / (1.0 + e))
         if ctx.needs_input_grad[1]:
             grad_y = -grad_output * z
         return grad_z, grad_y

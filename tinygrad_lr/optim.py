@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_lr._checks import all_finite
 from tinygrad_lr.tensor import Tensor
 
 __all__ = ["SGD", "Adam", "Optimizer"]
@@ -96,7 +97,7 @@ class Optimizer:
         for index, param in enumerate(self.params):
             if param.grad is None:
                 continue
-            if not np.isfinite(param.grad).all():
+            if not all_finite(param.grad):
                 raise FloatingPointError(
                     f"{type(self).__name__}.step: parameter {index} (shape"
                     f" {param.shape}) has a NaN or inf gradient; no parameter was"

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lr import functional as F
+from tinygrad_lr._checks import positive_int
 from tinygrad_lr._random import as_generator
 from tinygrad_lr.data import batches
 from tinygrad_lr.nn.module import Module
@@ -89,12 +90,6 @@ def _check_finite(X: Any, where: str) -> None:
         raise ValueError(
             f"{where}: X contains {kind} (first at row {row}, column {column})"
         )
-
-
-def _positive(value: Any, where: str, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{where}: {name} must be an integer >= 1, got {value!r}")
-    return int(value)
 
 
 class _Progress:
@@ -170,9 +165,9 @@ def fit(
         that moment: a step whose gradient is not finite is never applied.
     """
     X, y = _check_data(X, y, "fit")
-    epochs = _positive(epochs, "fit", "epochs")
+    epochs = positive_int(epochs, "fit", "epochs")
     if batch_size is not None:
-        batch_size = _positive(batch_size, "fit", "batch_size")
+        batch_size = positive_int(batch_size, "fit", "batch_size")
         if batch_size > X.shape[0]:
             raise ValueError(
                 f"fit: batch_size must be <= n_samples ({X.shape[0]}), got {batch_size}"

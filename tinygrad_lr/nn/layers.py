@@ -7,17 +7,12 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lr import functional as F
+from tinygrad_lr._checks import positive_int
 from tinygrad_lr._random import as_generator
 from tinygrad_lr.nn.module import Module, Parameter
 from tinygrad_lr.tensor import Tensor
 
 __all__ = ["Linear", "ReLU", "Sequential", "Sigmoid", "Tanh"]
-
-
-def _positive_int(value: Any, where: str, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class Linear(Module):
@@ -50,8 +45,8 @@ class Linear(Module):
     def __init__(
         self, in_features: int, out_features: int, bias: bool = True, *, rng: Any = None
     ) -> None:
-        self.in_features = _positive_int(in_features, "Linear", "in_features")
-        self.out_features = _positive_int(out_features, "Linear", "out_features")
+        self.in_features = positive_int(in_features, "Linear", "in_features")
+        self.out_features = positive_int(out_features, "Linear", "out_features")
         generator = as_generator(rng)
         bound = 1.0 / np.sqrt(self.in_features)
         self.weight = Parameter(

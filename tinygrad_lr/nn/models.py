@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lr import functional as F
+from tinygrad_lr._checks import positive_int
 from tinygrad_lr._random import as_generator
-from tinygrad_lr.nn.layers import Linear, ReLU, Tanh, _positive_int
+from tinygrad_lr.nn.layers import Linear, ReLU, Tanh
 from tinygrad_lr.nn.module import Module, Parameter
 from tinygrad_lr.tensor import Tensor, no_grad
 
@@ -90,7 +91,7 @@ class LogisticRegression(_BinaryClassifier):
     """
 
     def __init__(self, n_features: int, *, rng: Any = None) -> None:
-        self.n_features = _positive_int(n_features, "LogisticRegression", "n_features")
+        self.n_features = positive_int(n_features, "LogisticRegression", "n_features")
         self.weight = Parameter(as_generator(rng).uniform(0.0, 1.0, self.n_features))
         self.bias = Parameter(0.0)
 
@@ -133,7 +134,7 @@ class MLP(_BinaryClassifier):
                 f" {sizes}"
             )
         for size in sizes:
-            _positive_int(size, "MLP", "every layer size")
+            positive_int(size, "MLP", "every layer size")
         if activation not in ACTIVATIONS:
             raise ValueError(
                 f"MLP: activation must be one of {sorted(ACTIVATIONS)}, got"
