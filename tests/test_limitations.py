@@ -10,10 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinygrad_lr import ShapeError, Tensor
+from tinygrad_lr import Tensor
 
 
-@pytest.mark.xfail(raises=ShapeError, strict=True, reason="matmul is 1-D and 2-D only")
+@pytest.mark.xfail(
+    raises=NotImplementedError, strict=True, reason="matmul is 1-D and 2-D only"
+)
 def test_batched_matmul_matches_numpy() -> None:
     a = Tensor(np.ones((4, 2, 3)), requires_grad=True)
     b = Tensor(np.ones((3, 5)), requires_grad=True)
@@ -22,23 +24,11 @@ def test_batched_matmul_matches_numpy() -> None:
     np.testing.assert_array_equal(out.data, np.ones((4, 2, 3)) @ np.ones((3, 5)))
 
 
-@pytest.mark.xfail(raises=TypeError, strict=True, reason="the exponent is a constant")
+@pytest.mark.xfail(
+    raises=NotImplementedError, strict=True, reason="the exponent is a constant"
+)
 def test_tensor_exponent_is_differentiable() -> None:
     x = Tensor([2.0], requires_grad=True)
     p = Tensor([3.0], requires_grad=True)
     (x**p).sum().backward()
     assert p.grad is not None
-
-
-@pytest.mark.xfail(raises=TypeError, strict=True, reason="no reflected pow")
-def test_number_to_the_power_of_a_tensor() -> None:
-    x = Tensor([1.0], requires_grad=True)
-    out = 2.0**x  # type: ignore[operator]
-    assert out.data[0] == 2.0
-
-
-@pytest.mark.xfail(raises=TypeError, strict=True, reason="no indexing op")
-def test_indexing_is_differentiable() -> None:
-    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
-    x[1].backward()  # type: ignore[index]
-    assert x.grad is not None

@@ -124,10 +124,15 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        if not (1 <= a.ndim <= 2 and 1 <= b.ndim <= 2):
+        if a.ndim == 0 or b.ndim == 0:
             raise ShapeError(
-                "matmul: operands must be 1-D or 2-D, got shapes"
-                f" {a.shape} @ {b.shape}; batched matmul is not supported"
+                f"matmul: operands must be 1-D or 2-D, got shapes {a.shape} @"
+                f" {b.shape}; multiply by a 0-d tensor with * instead"
+            )
+        if a.ndim > 2 or b.ndim > 2:
+            raise NotImplementedError(
+                f"matmul: batched matmul of shapes {a.shape} @ {b.shape} is not"
+                " supported; operands must be 1-D or 2-D (reshape to 2-D first)"
             )
         if a.shape[-1] != b.shape[0]:
             raise ShapeError(
@@ -170,7 +175,12 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, exponent: Any) -> np.ndarray:
-        if isinstance(exponent, Tensor) or not isinstance(exponent, numbers.Real):
+        if isinstance(exponent, Tensor):
+            raise NotImplementedError(
+                "pow: a tensor exponent is not supported; for x > 0 write"
+                " (y * x.log()).exp()"
+            )
+        if not isinstance(exponent, numbers.Real):
             raise TypeError(
                 f"pow: the exponent must be a real number, got"
                 f" {type(exponent).__name__}; for a tensor exponent y write"
@@ -185,6 +195,18 @@ class Pow(Function):
         if exponent == 0.0:
             return np.zeros_like(a)
         return grad_output * exponent * a ** a.dtype.type(exponent - 1.0)
+
+
+def _rpow(self: Tensor, base: Any) -> Tensor:
+    """``base ** x`` for a constant base > 0, as the composition exp(x·log(base))."""
+    if not isinstance(base, numbers.Real) or not float(base) > 0:
+        raise NotImplementedError(
+            f"pow: base ** tensor needs a real base > 0, got {base!r}"
+        )
+    return (self * math.log(base)).exp()
+
+
+Tensor.__rpow__ = _rpow  # type: ignore[method-assign]
 
 
 @register("exp", methods=("exp",))
@@ -359,6 +381,34 @@ class Mean(Function):
 
 
 # ---------------------------------------------------------------- shape ops
+
+
+@register("getitem", methods=("__getitem__",), params=("key",))
+class GetItem(Function):
+    """a[key], for any NumPy index: integers, slices, None, ..., arrays, masks.
+
+    ∂/∂a = g scattered into zeros of a's shape with ``np.add.at``, so an element
+    picked several times (``a[[0, 0]]``) gets the sum of its gradients.
+    """
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, key: Any) -> np.ndarray:
+        if isinstance(key, Tensor) or (
+            isinstance(key, tuple) and any(isinstance(k, Tensor) for k in key)
+        ):
+            raise TypeError(
+                "getitem: index with ints, slices or NumPy arrays, not a Tensor"
+                " (for example x[mask.data > 0])"
+            )
+        ctx.save_for_backward(a.shape, key)
+        return np.asarray(a[key])
+
+    @staticmethod
+    def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
+        shape, key = ctx.saved_tensors
+        grad = np.zeros(shape, dtype=grad_output.dtype)
+        np.add.at(grad, key, grad_output)
+        return grad
 
 
 @register("reshape", methods=("reshape",), params=("*shape",))

@@ -213,6 +213,10 @@ class Tensor:
             )
         return float(self.data.reshape(()))
 
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        # np.asarray(tensor) gives the data, so NumPy and scikit-learn accept tensors.
+        return self.data if dtype is None else self.data.astype(dtype)
+
     def __float__(self) -> float:
         return self.item()
 
@@ -255,6 +259,8 @@ class Tensor:
         def __rmatmul__(self, other: Any) -> Tensor: ...
         def __neg__(self) -> Tensor: ...
         def __pow__(self, exponent: float) -> Tensor: ...
+        def __rpow__(self, base: float) -> Tensor: ...
+        def __getitem__(self, key: Any) -> Tensor: ...
         def __getattr__(self, op: str) -> Any: ...  # every other registered op
 
     def backward(self, grad: Any = None) -> None:
