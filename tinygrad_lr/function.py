@@ -197,6 +197,11 @@ def register(
     """
 
     def decorate(cls: F) -> F:
+        if name in OPS:
+            raise ValueError(
+                f"register: an op named {name!r} exists already"
+                f" ({OPS[name].__qualname__}); choose another name"
+            )
         cls.name = name
         OPS[name] = cls
         for method in methods:

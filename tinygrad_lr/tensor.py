@@ -234,7 +234,9 @@ class Tensor:
         self.grad = None
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", precision=4, threshold=20)
+        body = np.array2string(
+            self.data, separator=", ", precision=4, threshold=20, prefix="Tensor("
+        )
         extras = ""
         if self.grad_fn is not None:
             extras = f", grad_fn={self.grad_fn.function.name}"
