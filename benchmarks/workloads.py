@@ -523,8 +523,15 @@ def _write_memmap(
 
 def make_out_of_core(sizes: Sizes) -> Workload:
     directory = tempfile.mkdtemp(prefix="tinygrad_lr_bench_")
-    path = os.path.join(directory, "X.float64")
-    X, y = _write_memmap(path, sizes.memmap_samples, sizes.memmap_features)
+    try:
+        X, y = _write_memmap(
+            os.path.join(directory, "X.float64"),
+            sizes.memmap_samples,
+            sizes.memmap_features,
+        )
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
     batch_size = sizes.memmap_batch
     w0 = nn.LogisticRegression(X.shape[1], rng=0).weight.data.copy()
     results: dict[str, float] = {}
