@@ -223,8 +223,8 @@ def report_workload(workload: Workload, results: Results) -> list[str]:
 
 
 def bandwidth(results: Results) -> float:
-    """Read bandwidth in GB/s: the median over rounds of the faster of the two
-    ways of reading X."""
+    """Read bandwidth in GB/s: the median over rounds of the fastest way of
+    reading X."""
     per_round = zip(*results["bandwidth"]["numpy"].values(), strict=True)
     return median([max(rates) for rates in per_round])
 
