@@ -115,7 +115,8 @@ def _differences(left: list[float], right: list[float]) -> float:
 
 
 @lru_cache(maxsize=2)
-def _moons(n_train: int) -> tuple[np.ndarray, np.ndarray]:
+def moons_data(n_train: int) -> tuple[np.ndarray, np.ndarray]:
+    """The training half of the reference experiment's moons (noise 0.1, seed 0)."""
     data = moons(n_train=n_train, n_test=1, noise=0.1, seed=0)
     return data.X_train, data.y_train
 
@@ -173,7 +174,7 @@ class Sizes:
 
 
 def make_reference(sizes: Sizes) -> Workload:
-    X, y = _moons(sizes.moons_samples)
+    X, y = moons_data(sizes.moons_samples)
     steps = sizes.logistic_steps
     results: dict[str, list[float]] = {}
 
@@ -212,7 +213,7 @@ def make_reference(sizes: Sizes) -> Workload:
 
 
 def make_per_sample_loop(sizes: Sizes) -> Workload:
-    X, y = _moons(sizes.moons_samples)
+    X, y = moons_data(sizes.moons_samples)
     steps = sizes.per_sample_steps
     results: dict[str, list[float]] = {}
 
@@ -350,7 +351,7 @@ def make_bandwidth(sizes: Sizes) -> Workload:
 
 
 def make_mlp(sizes: Sizes) -> Workload:
-    X, y = _moons(sizes.mlp_samples)
+    X, y = moons_data(sizes.mlp_samples)
     steps = sizes.mlp_steps
     lr = 0.01
     initial = [p.data.copy() for p in nn.MLP([2, 16, 16, 1], rng=0).parameters()]

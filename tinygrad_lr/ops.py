@@ -118,8 +118,9 @@ class MatMul(Function):
     """a @ b for 1-D and 2-D operands, as ``np.matmul``.
 
     For 2-D a (n, k) and b (k, m): ∂/∂a = g @ bᵀ, ∂/∂b = aᵀ @ g. A 1-D operand is
-    treated as a row (left) or a column (right) vector whose extra axis is then
-    dropped, so the same two formulas cover every case.
+    a row (left) or a column (right) vector whose extra axis is dropped, which
+    turns a product with g into an outer product: for b of shape (k,),
+    ∂/∂a = outer(g, b) and ∂/∂b = aᵀ @ g.
     """
 
     @staticmethod
@@ -145,12 +146,16 @@ class MatMul(Function):
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> tuple[Any, Any]:
         a, b = ctx.saved_tensors
-        a2 = a if a.ndim == 2 else a[np.newaxis, :]  # (n, k)
-        b2 = b if b.ndim == 2 else b[:, np.newaxis]  # (k, m)
-        g2 = grad_output.reshape(a2.shape[0], b2.shape[1])  # (n, m)
-        grad_a = (g2 @ b2.T).reshape(a.shape) if ctx.needs_input_grad[0] else None
-        grad_b = (a2.T @ g2).reshape(b.shape) if ctx.needs_input_grad[1] else None
-        return grad_a, grad_b
+        g = grad_output
+        need_a, need_b = ctx.needs_input_grad
+        if a.ndim == 1 and b.ndim == 1:  # (k,) @ (k,) -> (): g is a number
+            return (g * b if need_a else None), (g * a if need_b else None)
+        if b.ndim == 1:  # (n, k) @ (k,) -> (n,)
+            return (np.outer(g, b) if need_a else None), (a.T @ g if need_b else None)
+        if a.ndim == 1:  # (k,) @ (k, m) -> (m,)
+            return (b @ g if need_a else None), (np.outer(a, g) if need_b else None)
+        # (n, k) @ (k, m) -> (n, m)
+        return (g @ b.T if need_a else None), (a.T @ g if need_b else None)
 
 
 # ---------------------------------------------------------------- unary ops
@@ -451,9 +456,11 @@ class Transpose(Function):
 class BinaryCrossEntropyWithLogits(Function):
     """Logistic loss from logits z and targets y in [0, 1], fused in one op.
 
-    ℓ = max(z, 0) - z·y + log1p(exp(-|z|)), reduced by ``reduction``.
-    ∂ℓ/∂z = (1 - y)·σ(z) - y·σ(-z), which equals σ(z) - y but keeps its relative
-    accuracy where σ(z) rounds to 1. ∂ℓ/∂y = -z.
+    ℓ = max(z, 0) - z·y + log1p(e), with e = exp(-|z|), reduced by ``reduction``.
+    ∂ℓ/∂z = σ(z) - y, computed as ((p - y) - y·e) / (1 + e) with p = 1 for z ≥ 0
+    and p = e for z < 0. That is the same number, but keeps its relative accuracy
+    where σ(z) rounds to 1: for y = 1 and z = 40 it gives -e/(1 + e) = -4.2e-18,
+    where ``sigmoid(z) - y`` gives 0. ∂ℓ/∂y = -z.
 
     Call it through :func:`tinygrad_lr.functional.binary_cross_entropy_with_logits`,
     which validates the inputs.
@@ -464,7 +471,11 @@ class BinaryCrossEntropyWithLogits(Function):
         ctx: Context, z: np.ndarray, y: np.ndarray, reduction: str = "mean"
     ) -> np.ndarray:
         e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
-        losses = np.maximum(z, 0.0) - z * y + np.log1p(e)
+        # NOTE: max(z, 0) - z·y first: for y = 1 it cancels exactly, and only then
+        # can the tiny log1p(e) survive the addition.
+        losses = np.maximum(z, 0.0)
+        losses -= z * y
+        losses += np.log1p(e)
         ctx.save_for_backward(z, y, e, reduction)
         if reduction == "none":
             return losses
@@ -478,11 +489,13 @@ class BinaryCrossEntropyWithLogits(Function):
             grad_output = grad_output / z.size
         grad_z = grad_y = None
         if ctx.needs_input_grad[0]:
-            # σ(z) = p / (1 + e) and σ(-z) = q / (1 + e), reusing forward's e.
-            positive = z >= 0
-            p = np.where(positive, 1.0, e)
-            q = np.where(positive, e, 1.0)
-            grad_z = grad_output * (((1.0 - y) * p - y * q) / (1.0 + e))
+            # NOTE: (p - y) - y·e, not p - y·(1 + e): the latter rounds 1 + e to 1
+            # and loses e exactly where it is the whole answer.
+            grad_z = np.where(z >= 0, 1.0, e)
+            grad_z -= y
+            grad_z -= y * e
+            grad_z /= 1.0 + e
+            grad_z *= grad_output
         if ctx.needs_input_grad[1]:
             grad_y = -grad_output * z
         return grad_z, grad_y
