@@ -17,22 +17,6 @@ from tinygrad_lr import Tensor, nn, optim
 from tinygrad_lr.train import fit
 
 
-def test_exp_overflow_returns_inf_and_surfaces_numpys_warning() -> None:
-    x = Tensor([710.0], requires_grad=True)
-    with pytest.warns(RuntimeWarning, match="overflow encountered in exp"):
-        out = x.exp()
-    assert out.data[0] == np.inf
-
-
-def test_exp_overflow_in_float32_starts_at_89() -> None:
-    x = Tensor(np.array([88.0, 89.0], dtype=np.float32))
-    with pytest.warns(RuntimeWarning, match="overflow"):
-        out = x.exp()
-    assert np.isfinite(out.data[0])
-    assert out.data[1] == np.inf
-    assert out.dtype == np.float32
-
-
 def test_log_of_zero_is_minus_inf_with_an_infinite_gradient() -> None:
     x = Tensor([0.0], requires_grad=True)
     with pytest.warns(RuntimeWarning, match="divide by zero"):
@@ -42,31 +26,6 @@ def test_log_of_zero_is_minus_inf_with_an_infinite_gradient() -> None:
         out.sum().backward()
     assert x.grad is not None
     assert x.grad[0] == np.inf
-
-
-def test_log_of_a_negative_number_is_nan_with_a_warning() -> None:
-    with pytest.warns(RuntimeWarning, match="invalid value encountered in log"):
-        out = Tensor([-1.0]).log()
-    assert np.isnan(out.data[0])
-
-
-@pytest.mark.parametrize("z", [1e3, 1e300, -1e3, -1e300])
-def test_tanh_saturates_to_plus_or_minus_one_with_zero_gradient(z: float) -> None:
-    x = Tensor([z], requires_grad=True)
-    out = x.tanh()
-    out.sum().backward()
-    assert out.data[0] == np.sign(z)
-    assert x.grad is not None
-    assert x.grad[0] == 0.0
-
-
-def test_relu_at_exactly_zero_has_value_and_gradient_zero() -> None:
-    x = Tensor([0.0, -0.0], requires_grad=True)
-    out = x.relu()
-    out.sum().backward()
-    assert out.data.tolist() == [0.0, 0.0]
-    assert x.grad is not None
-    assert x.grad.tolist() == [0.0, 0.0]
 
 
 def test_subnormal_input_gives_sigmoid_one_half_and_gradient_one_quarter() -> None:
@@ -176,25 +135,6 @@ def test_nan_in_the_upstream_gradient_propagates() -> None:
     assert x.grad is not None
     assert np.isnan(x.grad[0])
     assert x.grad[1] == 3.0
-
-
-def test_sum_of_an_empty_tensor_is_zero_with_an_empty_gradient() -> None:
-    x = Tensor(np.zeros(0), requires_grad=True)
-    out = x.sum()
-    out.backward()
-    assert out.data == 0.0
-    assert x.grad is not None
-    assert x.grad.shape == (0,)
-
-
-def test_matmul_of_empty_inner_dimension_gives_zeros_and_empty_grads() -> None:
-    a = Tensor(np.ones((2, 0)), requires_grad=True)
-    b = Tensor(np.ones((0, 3)), requires_grad=True)
-    out = a @ b
-    out.sum().backward()
-    np.testing.assert_array_equal(out.data, np.zeros((2, 3)))
-    assert a.grad is not None and a.grad.shape == (2, 0)
-    assert b.grad is not None and b.grad.shape == (0, 3)
 
 
 def test_elementwise_ops_on_an_empty_tensor_give_empty_grads() -> None:

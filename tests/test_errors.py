@@ -15,6 +15,7 @@ import pytest
 
 import tinygrad_lr.functional as F
 from tinygrad_lr import DTypeError, GraphError, ShapeError, Tensor, data, nn, optim
+from tinygrad_lr.function import Function, register
 from tinygrad_lr.train import fit
 
 bce = F.binary_cross_entropy_with_logits
@@ -108,6 +109,12 @@ ERROR_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("pow tensor", lambda: leaf(2) ** leaf(2), NotImplementedError, r"pow: a tensor"),
     ("pow string", lambda: leaf(2) ** "2", TypeError, r"pow: the exponent .* str"),
     ("rpow base", lambda: (-1.0) ** leaf(2), NotImplementedError, r"base > 0"),
+    (
+        "register twice",
+        lambda: register("add")(type("Add2", (Function,), {})),
+        ValueError,
+        r"register: an op named 'add' exists already",
+    ),
     ("index tensor", lambda: leaf(2)[leaf(1)], TypeError, r"getitem: index with"),
     # --- backward
     (

@@ -80,9 +80,10 @@ class Context:
             )
 
         found = []
-        for index, (parent, grad) in enumerate(zip(self.parents, grads, strict=True)):
+        for index, grad in enumerate(grads):
             if grad is None or not self.needs_input_grad[index]:
                 continue
+            parent = self.parents[index]
             if grad.shape != parent.data.shape:
                 raise ShapeError(
                     f"{function.name}.backward returned a gradient of shape"

@@ -285,7 +285,7 @@ class Tensor:
                     f"backward: output has shape {self.shape}; call .sum() or .mean()"
                     f" first, or pass grad= of shape {self.shape}"
                 )
-            grad = np.ones_like(self.data)
+            grad = np.ones(self.data.shape, self.data.dtype)
         else:
             grad = as_array(grad.data if isinstance(grad, Tensor) else grad)
             if grad.shape != self.data.shape:
