@@ -18,7 +18,7 @@ import json
 import math
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -90,28 +90,24 @@ def _seed(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number > 0, got {text!r}"
-        ) from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
-    return value
+def _finite_float(relation: str) -> Callable[[str], float]:
+    """The argparse type of a finite float > 0 (``relation=">"``) or >= 0 (``">="``)."""
+    zero_allowed = relation == ">="
 
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a number {relation} 0, got {text!r}"
+            ) from None
+        if not (math.isfinite(value) and (value >= 0 if zero_allowed else value > 0)):
+            raise argparse.ArgumentTypeError(
+                f"expected a finite number {relation} 0, got {text}"
+            )
+        return value
 
-def _noise(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number >= 0, got {text!r}"
-        ) from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
+    return parse
 
 
 def _hidden_sizes(text: str) -> tuple[int, ...]:
@@ -187,7 +183,7 @@ def _build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     training.add_argument(
         "--lr",
-        type=_positive_float,
+        type=_finite_float(">"),
         default=None,
         help="learning rate (default: 0.1 for logistic, 0.01 for mlp)",
     )
@@ -230,7 +226,7 @@ def _build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     dataset.add_argument(
         "--noise",
-        type=_noise,
+        type=_finite_float(">="),
         default=0.1,
         help="standard deviation of the Gaussian noise added by make_moons"
         " (default: %(default)s)",
