@@ -22,6 +22,17 @@ def _weights(model):
     return [p.data.tobytes() for p in model.parameters()]
 
 
+def _fit_moons(moons, model, optimizer_class=SGD, lr=0.1, **kwargs):
+    """Train ``model`` with ``fit`` on the training moons and a new optimizer."""
+    return fit(
+        model,
+        moons.X_train,
+        moons.y_train,
+        optimizer=optimizer_class(model.parameters(), lr=lr),
+        **kwargs,
+    )
+
+
 def _hand_loop(model, optimizer, batches_per_epoch, epochs):
     """The loop fit() is meant to be: zero_grad, forward, loss, backward, step."""
     losses = []
@@ -111,11 +122,11 @@ def test_mini_batches_equal_a_hand_loop_over_data_batches(moons):
 def test_mini_batch_training_is_reproducible_from_the_seed(moons):
     def train(seed):
         model = nn.MLP([2, 4, 1], rng=0)
-        history = fit(
+        history = _fit_moons(
+            moons,
             model,
-            moons.X_train,
-            moons.y_train,
-            optimizer=Adam(model.parameters(), lr=0.01),
+            optimizer_class=Adam,
+            lr=0.01,
             epochs=3,
             batch_size=50,
             rng=seed,
@@ -146,13 +157,7 @@ def test_epoch_loss_is_the_sample_weighted_mean_of_batch_losses():
 def test_the_mlp_separates_the_moons_with_adam(moons):
     model = nn.MLP([2, 16, 16, 1], rng=0)
 
-    history = fit(
-        model,
-        moons.X_train,
-        moons.y_train,
-        optimizer=Adam(model.parameters(), lr=0.02),
-        epochs=500,
-    )
+    history = _fit_moons(moons, model, optimizer_class=Adam, lr=0.02, epochs=500)
 
     test_accuracy = np.mean(model.predict(moons.X_test) == moons.y_test)
     assert test_accuracy >= 0.99
@@ -167,15 +172,7 @@ def test_the_mlp_separates_the_moons_with_adam(moons):
 def test_history_has_one_entry_per_epoch(moons, batch_size):
     model = nn.LogisticRegression(2, rng=0)
 
-    history = fit(
-        model,
-        moons.X_train,
-        moons.y_train,
-        optimizer=SGD(model.parameters(), lr=0.1),
-        epochs=7,
-        batch_size=batch_size,
-        rng=0,
-    )
+    history = _fit_moons(moons, model, epochs=7, batch_size=batch_size, rng=0)
 
     assert isinstance(history, History)
     assert len(history.loss) == 7
@@ -196,11 +193,11 @@ def test_validation_metrics_are_those_of_the_model_after_each_epoch(moons):
             )
         )
 
-    history = fit(
+    history = _fit_moons(
+        moons,
         model,
-        moons.X_train,
-        moons.y_train,
-        optimizer=Adam(model.parameters(), lr=0.05),
+        optimizer_class=Adam,
+        lr=0.05,
         epochs=6,
         validation_data=(moons.X_test, moons.y_test),
         callbacks=[record],
@@ -215,13 +212,8 @@ def test_validation_data_is_checked_like_the_training_data(moons):
     model = nn.LogisticRegression(2, rng=0)
 
     with pytest.raises(ValueError, match=r"fit \(validation_data\): X has 3 samples"):
-        fit(
-            model,
-            moons.X_train,
-            moons.y_train,
-            optimizer=SGD(model.parameters(), lr=0.1),
-            epochs=1,
-            validation_data=(np.ones((3, 2)), np.ones(2)),
+        _fit_moons(
+            moons, model, epochs=1, validation_data=(np.ones((3, 2)), np.ones(2))
         )
 
 
@@ -234,13 +226,7 @@ def test_a_huge_learning_rate_on_the_moons_mlp_diverges_but_stays_finite(moons):
     # lr=1e6 gives enormous but finite losses rather than NaN.
     model = nn.MLP([2, 16, 16, 1], rng=0)
 
-    history = fit(
-        model,
-        moons.X_train,
-        moons.y_train,
-        optimizer=SGD(model.parameters(), lr=1e6),
-        epochs=20,
-    )
+    history = _fit_moons(moons, model, lr=1e6, epochs=20)
 
     assert np.isfinite(history.loss).all()
     assert min(history.loss[1:]) > 1000.0
@@ -277,16 +263,7 @@ def test_a_non_finite_loss_raises_naming_the_epoch_and_step(moons):
     with pytest.raises(
         FloatingPointError, match=r"loss became non-finite \(inf\) at epoch 2, step 3"
     ):
-        fit(
-            model,
-            moons.X_train,
-            moons.y_train,
-            optimizer=SGD(model.parameters(), lr=0.1),
-            epochs=3,
-            batch_size=250,
-            loss_fn=loss_fn,
-            rng=0,
-        )
+        _fit_moons(moons, model, epochs=3, batch_size=250, loss_fn=loss_fn, rng=0)
 
 
 def test_a_non_finite_gradient_raises_naming_the_epoch_and_leaves_weights(moons):
@@ -456,14 +433,7 @@ def test_a_callback_returning_true_stops_training_after_that_epoch(moons, caplog
         return epoch == 3
 
     with caplog.at_level(logging.INFO, logger="tinygrad_lr.train"):
-        history = fit(
-            model,
-            moons.X_train,
-            moons.y_train,
-            optimizer=SGD(model.parameters(), lr=0.1),
-            epochs=10,
-            callbacks=[stop_at_three, watch],
-        )
+        history = _fit_moons(moons, model, epochs=10, callbacks=[stop_at_three, watch])
 
     assert len(history.loss) == 3
     assert seen == [(1, 1), (2, 2), (3, 3)]
@@ -473,11 +443,9 @@ def test_a_callback_returning_true_stops_training_after_that_epoch(moons, caplog
 def test_callbacks_returning_falsy_values_do_not_stop_training(moons):
     model = nn.LogisticRegression(2, rng=0)
 
-    history = fit(
+    history = _fit_moons(
+        moons,
         model,
-        moons.X_train,
-        moons.y_train,
-        optimizer=SGD(model.parameters(), lr=0.1),
         epochs=4,
         callbacks=[lambda epoch, history: None, lambda epoch, history: False],
     )
@@ -490,20 +458,12 @@ class _Terminal(io.StringIO):
         return True
 
 
-def _fit_quietly(moons, epochs=30, **kwargs):
-    model = nn.LogisticRegression(2, rng=0)
-    fit(
-        model,
-        moons.X_train,
-        moons.y_train,
-        optimizer=SGD(model.parameters(), lr=0.1),
-        epochs=epochs,
-        **kwargs,
-    )
+def _fit_30_epochs(moons, **kwargs):
+    _fit_moons(moons, nn.LogisticRegression(2, rng=0), epochs=30, **kwargs)
 
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal(moons, capsys):
-    _fit_quietly(moons)
+    _fit_30_epochs(moons)
 
     captured = capsys.readouterr()
     assert captured.err == ""
@@ -511,7 +471,7 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(moons, capsys):
 
 
 def test_progress_bar_when_forced_even_without_a_terminal(moons, capsys):
-    _fit_quietly(moons, progress=True)
+    _fit_30_epochs(moons, progress=True)
 
     err = capsys.readouterr().err
     assert err.startswith("\r[")
@@ -525,10 +485,10 @@ def test_progress_bar_by_default_on_a_terminal_and_off_when_disabled(
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
 
-    _fit_quietly(moons)
+    _fit_30_epochs(moons)
     shown = terminal.getvalue()
     terminal.truncate(0)
-    _fit_quietly(moons, progress=False)
+    _fit_30_epochs(moons, progress=False)
 
     assert "[##############################] epoch 30/30" in shown
     assert terminal.getvalue() == ""
