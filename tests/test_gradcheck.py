@@ -42,6 +42,13 @@ class SwappedMul(Function):
         return grad_output * a, grad_output * b
 
 
+def _failure_message(fn: Any, inputs: list[Any], **kwargs: Any) -> str:
+    """The message of the GradcheckError that ``gradcheck`` must raise."""
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(fn, inputs, **kwargs)
+    return str(caught.value)
+
+
 def test_the_wrong_ops_of_this_module_are_not_registered() -> None:
     assert "half_square" not in OPS
     assert "swapped_mul" not in OPS
@@ -110,10 +117,8 @@ def test_a_wrong_op_on_a_non_contiguous_input_is_caught() -> None:
 def test_a_wrong_backward_is_reported_with_input_element_values_and_op() -> None:
     x = np.array([1.0, -2.0, 3.0])
 
-    with pytest.raises(GradcheckError) as caught:
-        gradcheck(lambda t: HalfSquare.apply(t).sum(), [x])
+    message = _failure_message(lambda t: HalfSquare.apply(t).sum(), [x])
 
-    message = str(caught.value)
     # d/dx Σx² is 2x = [2, -4, 6]; the op returns x = [1, -2, 3]. Worst first.
     assert "input 0, shape (3,)" in message
     rows = [line.split() for line in message.split("\n") if line.startswith("    (")]
@@ -132,10 +137,8 @@ def test_the_message_names_the_op_that_produced_the_output() -> None:
 def test_the_wrong_op_is_found_in_the_middle_of_a_graph() -> None:
     x = np.array([0.1, 0.5, -0.3])
 
-    with pytest.raises(GradcheckError) as caught:
-        gradcheck(lambda t: HalfSquare.apply(t.exp()).tanh().sum(), [x])
+    message = _failure_message(lambda t: HalfSquare.apply(t.exp()).tanh().sum(), [x])
 
-    message = str(caught.value)
     assert "is half_square (a wrong backward" in message
     assert "half_square (op 2 of 4): backward is wrong for input 0" in message
     assert "exp (op" not in message
@@ -148,10 +151,8 @@ def test_of_two_wrong_ops_the_first_in_forward_order_is_named() -> None:
     def fn(t: Tensor) -> Tensor:
         return SwappedMul.apply(HalfSquare.apply(t), t + 1.0)
 
-    with pytest.raises(GradcheckError) as caught:
-        gradcheck(fn, [x])
+    message = _failure_message(fn, [x])
 
-    message = str(caught.value)
     assert "is half_square (a wrong backward" in message
     assert "swapped_mul (op 3 of 3): backward is wrong for input 0" in message
 
@@ -161,52 +162,48 @@ def test_random_mode_catches_a_wrong_gradient_and_names_the_op(
 ) -> None:
     x = rng.uniform(0.5, 1.5, (30, 30))
 
-    with pytest.raises(GradcheckError) as caught:
-        gradcheck(lambda t: HalfSquare.apply(t).sum(), [x], mode="random")
+    message = _failure_message(lambda t: HalfSquare.apply(t).sum(), [x], mode="random")
 
-    message = str(caught.value)
     assert "along a random direction of all 1 input(s)" in message
     assert "half_square (op 1 of 2): backward is wrong for input 0 along a random" in (
         message
     )
 
 
+@pytest.fixture
+def two_matrices(rng: np.random.Generator) -> list[np.ndarray]:
+    """Two 20 × 20 inputs for the tests of the random mode."""
+    return [rng.uniform(0.5, 1.5, (20, 20)) for _ in range(2)]
+
+
 def test_random_mode_names_the_input_whose_gradient_is_wrong(
-    rng: np.random.Generator,
+    two_matrices: list[np.ndarray],
 ) -> None:
-    a = rng.uniform(0.5, 1.5, (20, 20))
-    b = rng.uniform(0.5, 1.5, (20, 20))
+    message = _failure_message(
+        lambda s, t: SwappedMul.apply(s, t).sum(), two_matrices, mode="random"
+    )
 
-    with pytest.raises(GradcheckError) as caught:
-        gradcheck(lambda s, t: SwappedMul.apply(s, t).sum(), [a, b], mode="random")
-
-    message = str(caught.value)
     assert "along a random direction of all 2 input(s)" in message
     assert "  input 0, shape (20, 20): analytic" in message
     assert "  input 1, shape (20, 20): analytic" in message
 
 
 def test_random_mode_leaves_out_an_input_whose_gradient_is_right(
-    rng: np.random.Generator,
+    two_matrices: list[np.ndarray],
 ) -> None:
-    a = rng.uniform(0.5, 1.5, (20, 20))
-    b = rng.uniform(0.5, 1.5, (20, 20))
+    message = _failure_message(
+        lambda s, t: HalfSquare.apply(s).sum() + t.sum(), two_matrices, mode="random"
+    )
 
-    with pytest.raises(GradcheckError) as caught:
-        gradcheck(
-            lambda s, t: HalfSquare.apply(s).sum() + t.sum(), [a, b], mode="random"
-        )
-
-    message = str(caught.value)
     assert "  input 0, shape (20, 20): analytic" in message
     assert "input 1" not in message
 
 
 def test_ops_called_with_parameters_are_checked_on_their_own_too() -> None:
-    with pytest.raises(GradcheckError) as caught:
-        gradcheck(lambda t: (HalfSquare.apply(t) ** 2).mean(), [np.array([1.0, 2.0])])
+    message = _failure_message(
+        lambda t: (HalfSquare.apply(t) ** 2).mean(), [np.array([1.0, 2.0])]
+    )
 
-    message = str(caught.value)
     assert "checking each of the 3 op(s)" in message
     assert "the first op whose backward disagrees" in message
     assert "is half_square" in message
@@ -221,11 +218,12 @@ def test_a_kink_is_reported_with_the_hint_that_the_op_may_not_be_differentiable(
 
 
 def test_locate_false_leaves_out_the_op_by_op_check() -> None:
-    with pytest.raises(GradcheckError) as caught:
-        gradcheck(lambda t: HalfSquare.apply(t).sum(), [np.ones(2)], locate=False)
+    message = _failure_message(
+        lambda t: HalfSquare.apply(t).sum(), [np.ones(2)], locate=False
+    )
 
-    assert "checking each" not in str(caught.value)
-    assert "input 0, shape (2,)" in str(caught.value)
+    assert "checking each" not in message
+    assert "input 0, shape (2,)" in message
 
 
 def test_without_raise_exception_a_mismatch_returns_false() -> None:
@@ -267,10 +265,8 @@ def test_when_every_op_is_right_the_message_points_at_fn_itself() -> None:
     def fn(t: Tensor) -> Tensor:
         return (t * Tensor(t.data)).sum()
 
-    with pytest.raises(GradcheckError) as caught:
-        gradcheck(fn, [np.array([1.0, 2.0])])
+    message = _failure_message(fn, [np.array([1.0, 2.0])])
 
-    message = str(caught.value)
     assert "every op checked agrees with its own forward" in message
     assert "differentiable at this point" in message
     assert "the first op whose backward" not in message
