@@ -186,3 +186,53 @@ def test_two_fresh_backward_passes_are_bitwise_identical(values: np.ndarray) -> 
         ).backward()
         grads.append(x.grad)
     np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_a_tensor_that_starts_requiring_grad_after_the_forward_gets_no_grad() -> None:
+    x = Tensor([1.0, 2.0])
+    w = Tensor([3.0, 4.0], requires_grad=True)
+    out = (x * w).sum()
+    x.requires_grad = True  # too late: the graph did not record a gradient for x
+
+    out.backward()
+
+    assert x.grad is None
+    assert w.grad is not None
+    assert w.grad.tolist() == [1.0, 2.0]
+
+
+def test_np_array_with_copy_true_does_not_share_the_tensors_data() -> None:
+    x = Tensor([1.0, 2.0])
+    shared = np.asarray(x)
+    copied = np.array(x, copy=True)
+    copied[0] = 99.0
+    assert shared is x.data
+    assert x.data[0] == 1.0
+
+
+def test_zero_dimensional_results_are_arrays_not_numpy_scalars() -> None:
+    bias = nn.Parameter(0.5)
+    out = bias.exp()
+    optimizer = optim.SGD([bias], lr=0.1)
+    out.backward()
+    optimizer.step()
+    assert type(out.data) is np.ndarray
+    assert type(bias.data) is np.ndarray
+    assert bias.data.shape == ()
+
+
+def test_a_layer_used_twice_has_its_parameters_listed_once() -> None:
+    layer = nn.Linear(2, 2, rng=0)
+    model = nn.Sequential(layer, nn.Tanh(), layer)
+    names = [name for name, _ in model.named_parameters()]
+    assert names == ["layers.0.weight", "layers.0.bias"]
+
+
+def test_predict_thresholds_the_logit_so_tiny_positive_logits_are_class_one() -> None:
+    model = nn.LogisticRegression(1, rng=0)
+    model.weight.data = np.array([1e-17])
+    model.bias.data = np.array(0.0)
+    X = np.array([[1.0], [-1.0]])
+    assert model.predict_proba(X).tolist() == [0.5, 0.5]  # σ rounds to 1/2
+    assert model.predict(X).tolist() == [1, 0]
+    assert model.predict(np.array([[0.0]]), threshold=0.9).tolist() == [0]

@@ -46,6 +46,18 @@ def fit_lr(X: Any, y: Any, **kwargs: Any) -> Callable[[], Any]:
     return call
 
 
+class DropsAGradient(Function):
+    """An op whose backward forgets its second input's gradient."""
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a * b
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: np.ndarray) -> tuple[Any, Any]:
+        return grad_output, None
+
+
 def backward_twice_on_nonscalar() -> None:
     (leaf(3) * 2.0).backward()
 
@@ -135,6 +147,12 @@ ERROR_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         GraphError,
         "does not require grad",
     ),
+    (
+        "backward returns None",
+        lambda: DropsAGradient.apply(leaf(2), leaf(2)).sum().backward(),
+        GraphError,
+        r"function.backward returned None for input 1, which requires grad",
+    ),
     # --- the loss
     (
         "bce column logits",
@@ -220,6 +238,19 @@ ERROR_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     ("adam betas", adam(betas=(0.9,)), ValueError, r"Adam: betas must be a pair"),
     ("adam eps", adam(eps=-1e-8), ValueError, r"Adam: eps"),
     ("adam decay", adam(weight_decay=-0.1), ValueError, r"Adam: weight_decay"),
+    (
+        "sgd twice",
+        lambda: optim.SGD([w := leaf(2), w], lr=0.1),
+        ValueError,
+        "parameters 0 and 1 are the same tensor",
+    ),
+    (
+        "predict threshold",
+        lambda: model_lr().predict(X3, threshold=1.0),
+        ValueError,
+        r"predict: threshold must be in \(0, 1\), got 1\.0",
+    ),
+    ("keyword typo", lambda: leaf(2).sum(keepdim=True), TypeError, "'keepdim'"),
     ("sgd empty", lambda: optim.SGD([], lr=0.1), ValueError, "empty parameter list"),
     ("sgd exhausted", empty_generator_of_params, ValueError, "empty parameter list"),
     ("sgd tensor", lambda: optim.SGD(leaf(2), lr=0.1), TypeError, "got Tensor"),

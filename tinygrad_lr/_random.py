@@ -7,8 +7,6 @@ from typing import Any
 
 import numpy as np
 
-RandomLike = None | int | np.random.Generator | np.random.RandomState
-
 
 def as_generator(rng: Any) -> np.random.Generator | np.random.RandomState:
     """Return a NumPy generator for ``rng``.

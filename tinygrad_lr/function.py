@@ -18,7 +18,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from tinygrad_lr.tensor import MODE, ShapeError, Tensor, as_array
+from tinygrad_lr.tensor import MODE, GraphError, ShapeError, Tensor, as_array
 
 __all__ = ["OPS", "Context", "Function", "as_tensor", "register", "unbroadcast"]
 
@@ -81,8 +81,13 @@ class Context:
 
         found = []
         for index, grad in enumerate(grads):
-            if grad is None or not self.needs_input_grad[index]:
+            if not self.needs_input_grad[index]:
                 continue
+            if grad is None:
+                raise GraphError(
+                    f"{function.name}.backward returned None for input {index},"
+                    " which requires grad"
+                )
             parent = self.parents[index]
             if grad.shape != parent.data.shape:
                 raise ShapeError(
@@ -121,6 +126,8 @@ class Function:
                 raise ShapeError(message) from None
             raise ShapeError(f"{cls.name}: {error} (input shapes {shapes})") from error
 
+        if type(data) is not np.ndarray:
+            data = np.asarray(data)  # NumPy returns scalars for 0-d results
         if MODE.grad_enabled and True in ctx.needs_input_grad:
             return Tensor._from_op(data, ctx)
         return Tensor._from_op(data, None)
@@ -170,7 +177,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad.sum(axis=axes).reshape(shape)
 
 
-F = TypeVar("F", bound=type[Function])
+OpClass = TypeVar("OpClass", bound=type[Function])
 
 
 def register(
@@ -180,7 +187,7 @@ def register(
     reflected: str | None = None,
     arity: int = 1,
     params: tuple[str, ...] = (),
-) -> Callable[[F], F]:
+) -> Callable[[OpClass], OpClass]:
     """Class decorator: file an op in :data:`OPS` and attach it to ``Tensor``.
 
     Parameters
@@ -197,7 +204,7 @@ def register(
         ``params`` in order. A param written ``"*shape"`` takes all the rest.
     """
 
-    def decorate(cls: F) -> F:
+    def decorate(cls: OpClass) -> OpClass:
         if name in OPS:
             raise ValueError(
                 f"register: an op named {name!r} exists already"
@@ -221,30 +228,40 @@ def register(
 def _make_method(
     cls: type[Function], arity: int, params: tuple[str, ...], attr: str
 ) -> Any:
+    """The Tensor attribute ``attr``: applies ``cls`` with the tensor first."""
     if arity == 2 and not params:
 
         def binary(self: Tensor, other: Any) -> Tensor:
             return cls.apply(self, as_tensor(other, self))
 
+        binary.__doc__ = cls.__doc__
         return binary
     if attr == "T":
-        return property(lambda self: cls.apply(self), doc=f"The op {cls.name!r}.")
+        return property(lambda self: cls.apply(self), doc=cls.__doc__)
+    names = [param.lstrip("*") for param in params]
+    gathers_rest = bool(params) and params[-1].startswith("*")
 
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
         operands = [self, *(as_tensor(a, self) for a in args[: arity - 1])]
-        rest = args[arity - 1 :]
-        if params and params[-1].startswith("*"):
-            star = params[-1][1:]
-            head = params[:-1]
-            kwargs.update(zip(head, rest, strict=False))
-            tail = rest[len(head) :]
-            if tail:
-                kwargs[star] = tail[0] if len(tail) == 1 else tail
-        elif len(rest) > len(params):
-            raise TypeError(f"{attr}: too many positional arguments")
-        else:
-            kwargs.update(zip(params, rest, strict=False))
+        values = list(args[arity - 1 :])
+        # NOTE: a last param "*shape" gathers the remaining positional arguments,
+        # so that x.reshape(2, 3) means x.reshape((2, 3)).
+        if gathers_rest and len(values) > len(names):
+            values[len(names) - 1 :] = [tuple(values[len(names) - 1 :])]
+        if len(values) > len(names):
+            raise TypeError(
+                f"{attr}: expected at most {len(names)} argument(s) {names}, got"
+                f" {len(values)}"
+            )
+        unknown = sorted(set(kwargs) - set(names))
+        if unknown:
+            raise TypeError(
+                f"{attr}: unexpected keyword argument {unknown[0]!r}; expected one"
+                f" of {names}"
+            )
+        kwargs.update(zip(names, values, strict=False))
         return cls.apply(*operands, **kwargs)
 
     method.__name__ = attr
+    method.__doc__ = cls.__doc__
     return method

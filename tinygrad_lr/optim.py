@@ -46,7 +46,7 @@ def _check_number(
 def _updated(param: Tensor, step: np.ndarray) -> np.ndarray:
     """``param.data - step`` as a new array of the parameter's own dtype (a
     float64 gradient must not turn a float32 parameter into float64)."""
-    return (param.data - step).astype(param.data.dtype, copy=False)
+    return np.asarray(param.data - step, dtype=param.data.dtype)
 
 
 class Optimizer:
@@ -70,7 +70,14 @@ class Optimizer:
         self.params: list[Tensor] = list(params)
         if not self.params:
             raise ValueError(f"{where}: got an empty parameter list")
+        first: dict[int, int] = {}
         for index, param in enumerate(self.params):
+            if id(param) in first:
+                raise ValueError(
+                    f"{where}: parameters {first[id(param)]} and {index} are the same"
+                    " tensor; pass each parameter once"
+                )
+            first[id(param)] = index
             if not isinstance(param, Tensor):
                 raise TypeError(
                     f"{where}: parameter {index} is a {type(param).__name__}, not a"
@@ -205,8 +212,7 @@ class Adam(Optimizer):
         self.weight_decay = _check_number(
             "Adam", "weight_decay", weight_decay, 0.0, math.inf, high_open=True
         )
-        self.t = 0
-        self.steps: dict[int, int] = {}
+        self.steps: dict[int, int] = {}  # parameter index -> its step count t
         self.m: dict[int, np.ndarray] = {}
         self.v: dict[int, np.ndarray] = {}
 
@@ -216,7 +222,6 @@ class Adam(Optimizer):
         # NOTE: gradients are checked before any state changes, so a step that
         # raises FloatingPointError leaves the parameters and m, v, t as they were.
         gradients = self._gradients()
-        self.t += 1
         for index, param, grad in gradients:
             t = self.steps[index] = self.steps.get(index, 0) + 1
             correction1 = 1.0 - beta1**t

@@ -215,7 +215,9 @@ class Tensor:
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         # np.asarray(tensor) gives the data, so NumPy and scikit-learn accept tensors.
-        return self.data if dtype is None else self.data.astype(dtype)
+        if dtype is None and not copy:
+            return self.data
+        return self.data.astype(dtype or self.data.dtype, copy=bool(copy))
 
     def __float__(self) -> float:
         return self.item()
@@ -302,7 +304,9 @@ class Tensor:
         # Gradients waiting to be passed on, keyed by id() of the tensor.
         pending: dict[int, np.ndarray] = {id(self): grad}
         for tensor in reversed(self._topological_order()):
-            grad_output = pending.pop(id(tensor))
+            grad_output = pending.pop(id(tensor), None)
+            if grad_output is None:
+                continue  # requires_grad was switched on after the forward pass
             if grad_output.dtype != tensor.data.dtype:
                 grad_output = grad_output.astype(tensor.data.dtype)
             ctx = tensor.grad_fn

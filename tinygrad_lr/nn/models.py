@@ -45,23 +45,33 @@ class _BinaryClassifier(Module):
             )
         return X
 
-    def _probability(self, X: Any, where: str) -> np.ndarray:
+    def _logits(self, X: Any, where: str) -> np.ndarray:
         X = self._check_X(X, where)
         if not np.isfinite(X.data).all():
             raise ValueError(
                 f"{type(self).__name__}.{where}: X contains NaN or infinity"
             )
         with no_grad():
-            return F.sigmoid(self(X)).data
+            return self(X).data
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """σ(logits): the probability of class 1, an array of shape (n_samples,)."""
-        return self._probability(X, "predict_proba")
+        return F.sigmoid(self._logits(X, "predict_proba")).data
 
     def predict(self, X: Any, threshold: float = 0.5) -> np.ndarray:
         """Class labels 0 or 1, of shape (n_samples,): 1 where the probability
-        exceeds ``threshold``."""
-        return (self._probability(X, "predict") > threshold).astype(np.int64)
+        exceeds ``threshold`` in (0, 1).
+
+        Compares the logit with log(t / (1 - t)) rather than the rounded
+        probability, so a logit of 1e-17 is class 1, as in scikit-learn.
+        """
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(
+                f"{type(self).__name__}.predict: threshold must be in (0, 1), got"
+                f" {threshold!r}"
+            )
+        cut = np.log(threshold) - np.log1p(-threshold)
+        return (self._logits(X, "predict") > cut).astype(np.int64)
 
 
 class LogisticRegression(_BinaryClassifier):
@@ -161,13 +171,13 @@ class MLP(_BinaryClassifier):
             out = layer(out)
         return out.reshape(-1) if self.layer_sizes[-1] == 1 else out
 
-    def _probability(self, X: Any, where: str) -> np.ndarray:
+    def _logits(self, X: Any, where: str) -> np.ndarray:
         if self.layer_sizes[-1] != 1:
             raise ValueError(
                 f"MLP.{where}: only models with one output (layer_sizes[-1] == 1)"
                 f" predict probabilities; this one has {self.layer_sizes[-1]}"
             )
-        return super()._probability(X, where)
+        return super()._logits(X, where)
 
     def extra_repr(self) -> str:
         return f"layer_sizes={self.layer_sizes}, activation={self.activation!r}"

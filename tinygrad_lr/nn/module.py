@@ -43,16 +43,27 @@ class Module:
         return self.forward(*args, **kwargs)
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """Yield ``(dotted name, parameter)`` pairs, in definition order."""
+        """Yield ``(dotted name, parameter)`` pairs, in definition order.
+
+        A parameter that appears twice (a layer used in two places) is yielded
+        once, under its first name, so that an optimizer updates it once.
+        """
+        seen: set[int] = set()
+        for name, parameter in self._all_parameters(prefix):
+            if id(parameter) not in seen:
+                seen.add(id(parameter))
+                yield name, parameter
+
+    def _all_parameters(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
         for name, value in vars(self).items():
             if isinstance(value, Parameter):
                 yield prefix + name, value
             elif isinstance(value, Module):
-                yield from value.named_parameters(f"{prefix}{name}.")
+                yield from value._all_parameters(f"{prefix}{name}.")
             elif isinstance(value, (list, tuple)):
                 for index, item in enumerate(value):
                     if isinstance(item, Module):
-                        yield from item.named_parameters(f"{prefix}{name}.{index}.")
+                        yield from item._all_parameters(f"{prefix}{name}.{index}.")
 
     def parameters(self) -> list[Parameter]:
         """Every Parameter of this module and its sub-modules, in definition order."""
