@@ -81,7 +81,7 @@ def main() -> None:
         " only lower it further (examples/moons_mlp.py shows the converged value)."
         " So the figure does not come out of this setup: it must come from"
         " different data, a different start or different code, which these"
-        " numbers cannot tell apart. Nothing here is tuned to match it."
+        " numbers cannot tell apart."
     )
     print()
     print(textwrap.fill(note, width=79))

@@ -133,7 +133,7 @@ def test_mean_bce_of_one_finite_logit_is_finite_with_a_gradient_in_minus_one_one
     assert logits.grad is not None and -1.0 <= logits.grad[0] <= 1.0
 
 
-# ---------------------------------------------------------------- sigmoid (A1)
+# ---------------------------------------------------------------- sigmoid
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
@@ -174,7 +174,7 @@ def test_sigmoid_of_a_subnormal_is_one_half_with_gradient_one_quarter() -> None:
     assert x.grad == 0.25
 
 
-# ---------------------------------------------------------------- log-sigmoid (A2)
+# ---------------------------------------------------------------- log-sigmoid
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
@@ -203,7 +203,7 @@ def test_log_sigmoid_keeps_extreme_values_exact() -> None:
     assert values[2] == 0.0
 
 
-# ---------------------------------------------------------------- BCE (A3, A4)
+# ---------------------------------------------------------------- BCE
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])

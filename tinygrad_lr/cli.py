@@ -8,7 +8,7 @@ defaults of ``--model logistic`` are the tutorial's experiment: ``w`` drawn by
 ``np.random.seed(0); np.random.rand(2)``, ``b = 0``, 200 full-batch gradient
 descent steps at learning rate 0.1.
 
-The library never prints; this module is the one place that does.
+The library reports through ``logging``; this module prints the results.
 """
 
 from __future__ import annotations
@@ -548,7 +548,6 @@ def _note_text(run: MoonsRun, note: dict[str, Any]) -> str:
         " 0.1 and 500 samples, w from np.random.seed(0); np.random.rand(2), b = 0,"
         " 200 full-batch steps at lr 0.1). It must come from different data, a"
         " different start or different code, and these numbers cannot tell which."
-        " Nothing here is tuned to match it."
     )
     return "\n".join(
         ["About the tutorial's figures:", _paragraph(reported + path + best),

@@ -368,7 +368,8 @@ def check_op(
             np.testing.assert_array_equal(
                 array, original, err_msg=f"input {index} was changed in place"
             )
-            assert tensor.grad is None or tensor.grad.shape == array.shape
+            assert tensor.grad is not None, f"input {index} got no gradient"
+            assert tensor.grad.shape == array.shape
 
         if float32_tolerance is None:
             return
@@ -379,7 +380,7 @@ def check_op(
         assert error <= float32_tolerance, f"float32 normwise error {error:.3g}"
         out32.backward(np.ones(out32.shape, dtype=np.float32))
         for tensor in singles:
-            assert tensor.grad is None or tensor.grad.dtype == np.float32
+            assert tensor.grad is not None and tensor.grad.dtype == np.float32
 
     @chosen
     @given(data=st.data())
