@@ -56,7 +56,8 @@ def batches(
 
     ``X`` may be any array-like that slices, such as an ``np.memmap``: only one
     batch is read into memory at a time. Shuffled batches keep their rows in file
-    order, which keeps reads from a memmap sequential.
+    order, which keeps reads from a memmap sequential. Shuffling holds one
+    permutation of the row indices, 8 bytes per row, for the epoch.
     """
     n_samples = len(X)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):

@@ -60,7 +60,10 @@ def gradcheck(
     eps : float, default 1e-6
         Step of the central differences.
     tolerance : float, default 1e-6
-        Allowed normwise error, relative to ``max(max|g_fd|, 1)``.
+        Allowed normwise error, relative to ``max(max|g_fd|, 1)``. The floor of 1
+        keeps rounding noise from failing a correct gradient near zero, but it
+        also means that gradients far below 1 are compared absolutely: scale
+        ``fn`` so that its gradients are of order 1 to check them closely.
     mode : {"full", "random"}, default "full"
         "full" differentiates every input element (2 calls of ``fn`` each);
         "random" checks one random direction per input (2 calls in all), for large
