@@ -20,6 +20,7 @@ import gc
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -56,6 +57,7 @@ def machine_facts() -> list[tuple[str, str]]:
         ("Python", f"{platform.python_version()} ({platform.platform()})"),
         ("numpy", np.__version__),
         ("BLAS", _blas()),
+        ("tinygrad_lr", _engine_version()),
     ]
     if hasattr(os, "getloadavg"):
         facts.append(("load average", load_average()))
@@ -69,6 +71,33 @@ def load_average() -> str:
     timings noisy, and this says how much there was."""
     one, five, fifteen = os.getloadavg()
     return f"{one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min)"
+
+
+def _engine_version() -> str:
+    """The git commit of the engine being measured, and whether its files have
+    uncommitted changes; "unknown" outside a git checkout."""
+    import tinygrad_lr
+
+    package = os.path.dirname(os.path.abspath(tinygrad_lr.__file__))
+    try:
+        commit = subprocess.run(
+            ["git", "-C", package, "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        changes = subprocess.run(
+            ["git", "-C", package, "status", "--porcelain", "--", "."],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return f"{tinygrad_lr.__version__} (commit unknown)"
+    dirty = " with uncommitted changes" if changes else ""
+    return f"{tinygrad_lr.__version__}, commit {commit}{dirty}"
 
 
 def _blas() -> str:
