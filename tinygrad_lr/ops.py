@@ -350,7 +350,7 @@ class Sum(Function):
     def forward(
         ctx: Context, a: np.ndarray, axis: Any = None, keepdims: bool = False
     ) -> np.ndarray:
-        out = np.sum(a, axis=axis, keepdims=keepdims)
+        out = a.sum(axis=axis, keepdims=keepdims)
         ctx.save_for_backward(a.shape, axis, keepdims)
         return np.asarray(out)
 
@@ -371,7 +371,7 @@ class Mean(Function):
     def forward(
         ctx: Context, a: np.ndarray, axis: Any = None, keepdims: bool = False
     ) -> np.ndarray:
-        out = np.sum(a, axis=axis, keepdims=keepdims)
+        out = a.sum(axis=axis, keepdims=keepdims)
         reduced = range(a.ndim) if axis is None else np.atleast_1d(axis)
         count = math.prod(a.shape[i] for i in reduced)
         if count == 0:
@@ -479,7 +479,7 @@ class BinaryCrossEntropyWithLogits(Function):
         ctx.save_for_backward(z, y, e, reduction)
         if reduction == "none":
             return losses
-        total = np.sum(losses)
+        total = losses.sum()
         return np.asarray(total / z.size if reduction == "mean" else total)
 
     @staticmethod

@@ -228,14 +228,15 @@ class Adam(Optimizer):
             correction2 = 1.0 - beta2**t
             if self.weight_decay:
                 grad = grad + self.weight_decay * param.data
-            m = self.m.get(index)
-            v = self.v.get(index)
-            m = (1.0 - beta1) * grad if m is None else beta1 * m + (1.0 - beta1) * grad
-            v = (
-                (1.0 - beta2) * grad * grad
-                if v is None
-                else (beta2 * v + (1.0 - beta2) * grad * grad)
-            )
-            self.m[index], self.v[index] = m, v
-            denominator = np.sqrt(v / correction2) + self.eps
-            param.data = _updated(param, self.lr * (m / correction1) / denominator)
+            if index not in self.m:
+                self.m[index] = np.zeros_like(param.data)
+                self.v[index] = np.zeros_like(param.data)
+            m, v = self.m[index], self.v[index]
+            # m and v belong to the optimizer, so they are updated in place.
+            m *= beta1
+            m += (1.0 - beta1) * grad
+            v *= beta2
+            v += (1.0 - beta2) * grad * grad
+            denominator = np.sqrt(v / correction2)
+            denominator += self.eps
+            param.data = _updated(param, (self.lr / correction1) * m / denominator)
