@@ -163,6 +163,19 @@ def as_tensor(value: Any, like: Tensor) -> Tensor:
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum ``grad`` over the axes that broadcasting added to an input of ``shape``.
 
+    Parameters
+    ----------
+    grad : ndarray
+        The gradient with respect to a broadcast result.
+    shape : tuple of int
+        The input's shape; broadcasting it gave ``grad.shape``.
+
+    Returns
+    -------
+    ndarray of shape ``shape``
+        ``grad`` summed over the leading axes broadcasting added and over the axes
+        where the input had size 1.
+
     >>> unbroadcast(np.ones((4, 2, 3)), (2, 1)).tolist()
     [[12.0], [12.0]]
     """
