@@ -207,7 +207,8 @@ def test_to_refuses_dtypes_the_engine_does_not_compute_with():
 
 def test_repr_of_an_mlp_shows_every_layer_and_its_arguments():
     assert repr(nn.MLP([2, 16, 1], activation="relu", rng=0)) == (
-        "MLP(layer_sizes=[2, 16, 1], activation='relu'\n"
+        "MLP(\n"
+        "  layer_sizes=[2, 16, 1], activation='relu'\n"
         "  (0): Linear(in_features=2, out_features=16, bias=True)\n"
         "  (1): ReLU()\n"
         "  (2): Linear(in_features=16, out_features=1, bias=True)\n"

@@ -14,7 +14,8 @@ constructor arguments needed to rebuild it, and the shape and dtype of every arr
 ...     save(model, path)
 ...     restored = load(path)
 >>> restored
-MLP(layer_sizes=[2, 4, 1], activation='tanh'
+MLP(
+  layer_sizes=[2, 4, 1], activation='tanh'
   (0): Linear(in_features=2, out_features=4, bias=True)
   (1): Tanh()
   (2): Linear(in_features=4, out_features=1, bias=True)

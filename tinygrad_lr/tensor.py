@@ -236,8 +236,9 @@ class Tensor:
         self.grad = None
 
     def __repr__(self) -> str:
+        prefix = f"{type(self).__name__}("
         body = np.array2string(
-            self.data, separator=", ", precision=4, threshold=20, prefix="Tensor("
+            self.data, separator=", ", precision=4, threshold=20, prefix=prefix
         )
         extras = ""
         if self.grad_fn is not None:
@@ -246,7 +247,7 @@ class Tensor:
             extras = ", requires_grad=True"
         if self.data.dtype != np.float64:
             extras += f", dtype={self.data.dtype}"
-        return f"Tensor({body}{extras})"
+        return f"{prefix}{body}{extras})"
 
     if TYPE_CHECKING:  # attached by ops.py; declared here for type checkers
         T: Tensor

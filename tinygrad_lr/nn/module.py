@@ -24,9 +24,6 @@ class Parameter(Tensor):
     def __init__(self, data: Any, *, dtype: Any = None) -> None:
         super().__init__(np.array(data, dtype=dtype, copy=True), requires_grad=True)
 
-    def __repr__(self) -> str:
-        return "Parameter" + super().__repr__().removeprefix("Tensor")
-
 
 class Module:
     """Base class of layers and models.
@@ -142,9 +139,11 @@ class Module:
                 children += [
                     (f"({i})", v) for i, v in enumerate(value) if isinstance(v, Module)
                 ]
-        head = f"{type(self).__name__}({self.extra_repr()}"
         if not children:
-            return head + ")"
+            return f"{type(self).__name__}({self.extra_repr()})"
+        head = f"{type(self).__name__}("
+        if self.extra_repr():
+            head += f"\n  {self.extra_repr()}"
         lines = [
             f"  {name}: {child!r}".replace("\n", "\n  ") for name, child in children
         ]
