@@ -117,7 +117,13 @@ def test_round_trip_keeps_class_arrays_dtypes_and_predictions(
     assert repr(restored) == repr(model)
     assert _bytes_of(restored) == _bytes_of(model)
     with no_grad():
-        np.testing.assert_array_equal(restored(X).data, model(X).data, strict=True)
+        predicted, expected = restored(X).data, model(X).data
+    # NOTE: the parameters are bitwise equal (above), but OpenBLAS may round a
+    # product differently for a differently aligned copy of the same array, so the
+    # predictions are compared to a few units in the last place.
+    assert predicted.dtype == expected.dtype
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(predicted, expected, rtol=8 * eps, atol=8 * eps)
 
 
 def test_state_dict_round_trip_returns_a_dict_of_identical_arrays(tmp_path):
