@@ -25,7 +25,6 @@ __all__ = [
     "ShapeError",
     "Tensor",
     "detect_anomaly",
-    "is_anomaly_enabled",
     "is_grad_enabled",
     "no_grad",
 ]
@@ -56,11 +55,6 @@ MODE = _Mode()
 def is_grad_enabled() -> bool:
     """Return True unless the calling thread is inside :func:`no_grad`."""
     return MODE.grad_enabled
-
-
-def is_anomaly_enabled() -> bool:
-    """Return True inside :func:`detect_anomaly`."""
-    return MODE.anomaly
 
 
 @contextmanager
