@@ -23,19 +23,16 @@ from tinygrad_lr.tensor import ShapeError, Tensor
 __all__ = ["stable_sigmoid"]
 
 
-def stable_sigmoid(z: np.ndarray) -> np.ndarray:
+def stable_sigmoid(z: np.ndarray, e: np.ndarray | None = None) -> np.ndarray:
     """σ(z) = 1 / (1 + exp(-z)) without overflow for any finite z.
 
     ``exp`` only ever sees ``-|z|``, so it stays in (0, 1]: for z ≥ 0 the result is
     ``1 / (1 + e)`` and for z < 0 it is ``e / (1 + e)``, with ``e = exp(-|z|)``.
+    Pass ``e`` when it is at hand (it is the same for z and -z).
     """
-    e = np.exp(-np.abs(z))
+    if e is None:
+        e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1.0, e) / (1.0 + e)
-
-
-def _log1p_exp_neg_abs(z: np.ndarray) -> np.ndarray:
-    """log(1 + exp(-|z|)): the stable tail shared by softplus and log-sigmoid."""
-    return np.log1p(np.exp(-np.abs(z)))
 
 
 # ---------------------------------------------------------------- binary ops
@@ -275,13 +272,14 @@ class LogSigmoid(Function):
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(a)
-        return np.minimum(a, 0.0) - _log1p_exp_neg_abs(a)
+        e = np.exp(-np.abs(a))  # in (0, 1]: never overflows
+        ctx.save_for_backward(a, e)
+        return np.minimum(a, 0.0) - np.log1p(e)
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
-        (a,) = ctx.saved_tensors
-        return grad_output * stable_sigmoid(-a)
+        a, e = ctx.saved_tensors
+        return grad_output * stable_sigmoid(-a, e)
 
 
 @register("softplus", methods=("softplus",))
@@ -290,13 +288,14 @@ class Softplus(Function):
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(a)
-        return np.maximum(a, 0.0) + _log1p_exp_neg_abs(a)
+        e = np.exp(-np.abs(a))  # in (0, 1]: never overflows
+        ctx.save_for_backward(a, e)
+        return np.maximum(a, 0.0) + np.log1p(e)
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
-        (a,) = ctx.saved_tensors
-        return grad_output * stable_sigmoid(a)
+        a, e = ctx.saved_tensors
+        return grad_output * stable_sigmoid(a, e)
 
 
 @register("tanh", methods=("tanh",))
