@@ -201,6 +201,18 @@ def test_zero_dimensional_results_are_arrays_not_numpy_scalars() -> None:
     assert bias.data.shape == ()
 
 
+def test_gradients_of_zero_dimensional_tensors_are_arrays_not_numpy_scalars() -> None:
+    bias = nn.Parameter(0.5)
+    hidden = bias.exp()
+    out = hidden * hidden  # 0-d times 0-d: NumPy returns a scalar
+    out.backward()
+    out.backward()  # accumulating adds two 0-d gradients
+    assert type(hidden.grad) is np.ndarray
+    assert type(bias.grad) is np.ndarray
+    assert bias.grad.shape == ()
+    assert bias.grad == pytest.approx(2 * 2 * np.exp(1.0))
+
+
 def test_a_layer_used_twice_has_its_parameters_listed_once() -> None:
     layer = nn.Linear(2, 2, rng=0)
     model = nn.Sequential(layer, nn.Tanh(), layer)

@@ -18,7 +18,14 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from tinygrad_lr.tensor import MODE, GraphError, ShapeError, Tensor, as_array
+from tinygrad_lr.tensor import (
+    ANOMALY,
+    GRAD_ENABLED,
+    GraphError,
+    ShapeError,
+    Tensor,
+    as_array,
+)
 
 __all__ = ["OPS", "Context", "Function", "as_tensor", "register", "unbroadcast"]
 
@@ -47,7 +54,14 @@ class Context:
     """
 
     # NOTE: "__dict__" keeps ``ctx.anything = ...`` working for ops written by users.
-    __slots__ = ("__dict__", "function", "needs_input_grad", "params", "parents")
+    __slots__ = (
+        "__dict__",
+        "function",
+        "needs_input_grad",
+        "params",
+        "parents",
+        "saved_tensors",
+    )
 
     def __init__(
         self, function: type[Function], parents: tuple[Tensor, ...], params: dict
@@ -56,8 +70,7 @@ class Context:
         self.parents = parents
         self.params = params
         self.needs_input_grad = tuple([parent.requires_grad for parent in parents])
-
-    saved_tensors: tuple[Any, ...] = ()
+        self.saved_tensors: tuple[Any, ...] = ()
 
     def save_for_backward(self, *values: Any) -> None:
         """Keep arrays (or other values) for backward."""
@@ -67,7 +80,7 @@ class Context:
         """Run the op's backward; return ``(parent, gradient)`` for every input
         that needs a gradient, after checking each gradient's shape."""
         function = self.function
-        if MODE.anomaly:
+        if ANOMALY.get():
             grads = _checked(function, "backward", self, function.backward, grad_output)
         else:
             grads = function.backward(self, grad_output)
@@ -80,22 +93,33 @@ class Context:
             )
 
         found = []
-        for index, grad in enumerate(grads):
+        for parent, needed, grad in zip(
+            self.parents, self.needs_input_grad, grads, strict=True
+        ):
+            if not needed:
+                continue
+            if grad is None or grad.shape != parent.data.shape:
+                raise self._bad_gradient(grads)
+            found.append((parent, grad))
+        return found
+
+    def _bad_gradient(self, grads: tuple) -> Exception:
+        """The error for the first gradient that is missing or of the wrong shape."""
+        name = self.function.name
+        for index, (parent, grad) in enumerate(zip(self.parents, grads, strict=True)):
             if not self.needs_input_grad[index]:
                 continue
             if grad is None:
-                raise GraphError(
-                    f"{function.name}.backward returned None for input {index},"
-                    " which requires grad"
+                return GraphError(
+                    f"{name}.backward returned None for input {index}, which requires"
+                    " grad"
                 )
-            parent = self.parents[index]
             if grad.shape != parent.data.shape:
-                raise ShapeError(
-                    f"{function.name}.backward returned a gradient of shape"
-                    f" {grad.shape} for input {index} of shape {parent.data.shape}"
+                return ShapeError(
+                    f"{name}.backward returned a gradient of shape {grad.shape} for"
+                    f" input {index} of shape {parent.data.shape}"
                 )
-            found.append((parent, grad))
-        return found
+        raise AssertionError("no bad gradient")  # pragma: no cover
 
 
 class Function:
@@ -112,7 +136,7 @@ class Function:
         ctx = Context(cls, inputs, params)
         arrays = [tensor.data for tensor in inputs]
         try:
-            if MODE.anomaly:
+            if ANOMALY.get():
                 data = _checked(cls, "forward", ctx, cls.forward, *arrays, **params)
             else:
                 data = cls.forward(ctx, *arrays, **params)
@@ -128,7 +152,7 @@ class Function:
 
         if type(data) is not np.ndarray:
             data = np.asarray(data)  # NumPy returns scalars for 0-d results
-        if MODE.grad_enabled and True in ctx.needs_input_grad:
+        if True in ctx.needs_input_grad and GRAD_ENABLED.get():
             return Tensor._from_op(data, ctx)
         return Tensor._from_op(data, None)
 
@@ -191,7 +215,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         for i, size in enumerate(shape)
         if size == 1 and grad.shape[extra + i] != 1
     )
-    return grad.sum(axis=axes).reshape(shape)
+    # keepdims: an array even when every axis is summed (NumPy gives a scalar).
+    return grad.sum(axis=axes, keepdims=True).reshape(shape)
 
 
 OpClass = TypeVar("OpClass", bound=type[Function])

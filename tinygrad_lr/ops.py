@@ -32,7 +32,9 @@ def stable_sigmoid(z: np.ndarray, e: np.ndarray | None = None) -> np.ndarray:
     """
     if e is None:
         e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0, e) / (1.0 + e)
+    # max(e, z >= 0) is 1 where z >= 0 (as e <= 1) and e where z < 0; it costs
+    # less than np.where(z >= 0, 1.0, e).
+    return np.maximum(e, z >= 0) / (1.0 + e)
 
 
 # ---------------------------------------------------------------- binary ops
@@ -490,7 +492,7 @@ class BinaryCrossEntropyWithLogits(Function):
         if ctx.needs_input_grad[0]:
             # NOTE: (p - y) - y·e, not p - y·(1 + e): the latter rounds 1 + e to 1
             # and loses e exactly where it is the whole answer.
-            grad_z = np.where(z >= 0, 1.0, e)
+            grad_z = np.maximum(e, z >= 0)  # p, as in stable_sigmoid
             grad_z -= y
             grad_z -= y * e
             grad_z /= 1.0 + e

@@ -9,9 +9,9 @@ math itself lives in ``ops.py``; this module only walks the graph.
 from __future__ import annotations
 
 import numbers
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,19 +42,14 @@ class GraphError(RuntimeError):
     """A backward pass that cannot run as asked."""
 
 
-class _Mode(threading.local):
-    """Per-thread switches: is a graph recorded, are values checked."""
-
-    grad_enabled = True
-    anomaly = False
-
-
-MODE = _Mode()
+# Per-thread (and per-asyncio-task) switches: is a graph recorded, are values checked.
+GRAD_ENABLED: ContextVar[bool] = ContextVar("grad_enabled", default=True)
+ANOMALY: ContextVar[bool] = ContextVar("anomaly", default=False)
 
 
 def is_grad_enabled() -> bool:
     """Return True unless the calling thread is inside :func:`no_grad`."""
-    return MODE.grad_enabled
+    return GRAD_ENABLED.get()
 
 
 @contextmanager
@@ -69,12 +64,12 @@ def no_grad() -> Iterator[None]:
     >>> y.requires_grad, y.grad_fn is None
     (False, True)
     """
-    previous = MODE.grad_enabled
-    MODE.grad_enabled = False
+    previous = GRAD_ENABLED.get()
+    GRAD_ENABLED.set(False)
     try:
         yield
     finally:
-        MODE.grad_enabled = previous
+        GRAD_ENABLED.set(previous)
 
 
 @contextmanager
@@ -84,12 +79,12 @@ def detect_anomaly() -> Iterator[None]:
     Inside the block every forward result and every gradient an op returns is
     checked; the error names the op and the shapes of its inputs.
     """
-    previous = MODE.anomaly
-    MODE.anomaly = True
+    previous = ANOMALY.get()
+    ANOMALY.set(True)
     try:
         yield
     finally:
-        MODE.anomaly = previous
+        ANOMALY.set(previous)
 
 
 def as_array(data: Any, dtype: Any = None) -> np.ndarray:
@@ -205,7 +200,7 @@ class Tensor:
             raise ValueError(
                 f"item: only one-element tensors have an item; shape is {self.shape}"
             )
-        return float(self.data.reshape(()))
+        return float(self.data.item())
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         # np.asarray(tensor) gives the data, so NumPy and scikit-learn accept tensors.
@@ -282,7 +277,8 @@ class Tensor:
                     f"backward: output has shape {self.shape}; call .sum() or .mean()"
                     f" first, or pass grad= of shape {self.shape}"
                 )
-            grad = np.ones(self.data.shape, self.data.dtype)
+            grad = np.empty(self.data.shape, self.data.dtype)
+            grad.fill(1.0)  # NOTE: cheaper than np.ones for the usual single number
         else:
             grad = as_array(grad.data if isinstance(grad, Tensor) else grad)
             if grad.shape != self.data.shape:
@@ -296,33 +292,46 @@ class Tensor:
                 " the inputs with requires_grad=True"
             )
 
+        if self.grad_fn is None:  # backward on a leaf: its gradient is grad itself
+            self._accumulate(grad)
+            return
+
         # Gradients waiting to be passed on, keyed by id() of the tensor.
         pending: dict[int, np.ndarray] = {id(self): grad}
         for tensor in reversed(self._topological_order()):
             grad_output = pending.pop(id(tensor), None)
             if grad_output is None:
-                continue  # requires_grad was switched on after the forward pass
-            if grad_output.dtype != tensor.data.dtype:
-                grad_output = grad_output.astype(tensor.data.dtype)
-            ctx = tensor.grad_fn
-            if ctx is None:
-                # A leaf: keep a private copy so later in-place edits stay local.
-                if tensor.grad is None:
-                    tensor.grad = grad_output.copy()
-                else:
-                    tensor.grad = tensor.grad + grad_output
-                continue
-
+                continue  # requires_grad was switched off after the forward pass
+            if type(grad_output) is not np.ndarray or (
+                grad_output.dtype is not tensor.data.dtype
+            ):
+                # NumPy makes scalars of 0-d results; a float64 constant can
+                # promote the gradient of a float32 tensor.
+                grad_output = np.asarray(grad_output, tensor.data.dtype)
             tensor.grad = grad_output
-            for parent, parent_grad in ctx.backward(grad_output):
+            assert tensor.grad_fn is not None  # the order holds results of ops only
+            for parent, parent_grad in tensor.grad_fn.backward(grad_output):
+                if parent.grad_fn is None:
+                    parent._accumulate(parent_grad)
+                    continue
                 key = id(parent)
                 if key in pending:
                     pending[key] = pending[key] + parent_grad
                 else:
                     pending[key] = parent_grad
 
+    def _accumulate(self, grad: np.ndarray) -> None:
+        """Add ``grad`` to a leaf's ``grad``; the first one is copied, so that
+        later in-place edits of it stay private to this tensor."""
+        if self.grad is None:
+            self.grad = np.array(grad, self.data.dtype)  # a copy, and an ndarray
+        else:
+            self.grad = np.asarray(self.grad + grad, self.data.dtype)
+
     def _topological_order(self) -> list[Tensor]:
-        """Tensors that require grad, each after all of its inputs.
+        """The results of ops that this tensor depends on through tensors that
+        need a gradient, itself included, each after all of its inputs. Leaves
+        are left out: backward hands them their gradients as they arrive.
 
         Iterative depth-first search, so graphs of any depth work.
         """
@@ -338,8 +347,9 @@ class Tensor:
                 continue
             visited.add(id(tensor))
             stack.append((tensor, True))
-            if tensor.grad_fn is not None:
-                for parent in tensor.grad_fn.parents:
-                    if parent.requires_grad and id(parent) not in visited:
-                        stack.append((parent, False))
+            ctx = tensor.grad_fn
+            assert ctx is not None
+            for parent, needed in zip(ctx.parents, ctx.needs_input_grad, strict=True):
+                if needed and parent.grad_fn is not None and id(parent) not in visited:
+                    stack.append((parent, False))
         return order
