@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_lr import Tensor, nn
+from tinygrad_lr import ShapeError, Tensor, nn
 from tinygrad_lr.optim import SGD, Adam
 
 # Gradients fed to three consecutive steps, the same for every formula test.
@@ -360,3 +360,123 @@ def test_zero_grad_then_backward_equals_a_single_fresh_backward():
     (w * w).sum().backward()
 
     np.testing.assert_array_equal(w.grad, [3.0, -4.0])
+
+
+# ---------------------------------------------------------------------------
+# one optimizer over many parameters is many optimizers over one parameter each
+
+CONFIGURATIONS = [
+    (SGD, {"lr": 0.1}),
+    (SGD, {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.01}),
+    (Adam, {"lr": 0.01}),
+    (Adam, {"lr": 0.01, "weight_decay": 0.05}),
+]
+SHAPES = st.lists(
+    st.sampled_from([(), (1,), (3,), (2, 3), (4, 1)]), min_size=1, max_size=4
+)
+
+
+def _one_by_one(optimizer_class, param, **hyperparameters):
+    """An optimizer for ``param`` that always takes the per-parameter path: it
+    also holds a parameter that never gets a gradient."""
+    return optimizer_class([param, Tensor(0.0, requires_grad=True)], **hyperparameters)
+
+
+@pytest.mark.parametrize(("optimizer_class", "hyperparameters"), CONFIGURATIONS)
+@given(
+    shapes=SHAPES,
+    float32=st.lists(st.booleans(), min_size=4, max_size=4),
+    # per step, which parameters have a gradient
+    present=st.lists(
+        st.lists(st.booleans(), min_size=4, max_size=4), min_size=1, max_size=5
+    ),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_a_step_over_all_parameters_equals_separate_steps_bit_for_bit(
+    optimizer_class, hyperparameters, shapes, float32, present, seed
+):
+    # All present, one dtype: the update runs once on the parameters laid end to
+    # end. Any other step runs parameter by parameter. Both must agree exactly
+    # with the per-parameter path of optimizers that hold one parameter each.
+    rng = np.random.default_rng(seed)
+    dtypes = [np.float32 if f else np.float64 for f in float32[: len(shapes)]]
+    starts = [rng.normal(size=s).astype(d) for s, d in zip(shapes, dtypes, strict=True)]
+    together = [Tensor(a.copy(), requires_grad=True) for a in starts]
+    alone = [Tensor(a.copy(), requires_grad=True) for a in starts]
+    optimizer = optimizer_class(together, **hyperparameters)
+    separate = [_one_by_one(optimizer_class, p, **hyperparameters) for p in alone]
+
+    for mask in present:
+        for i, (p, q) in enumerate(zip(together, alone, strict=True)):
+            grad = rng.normal(size=p.shape) if mask[i] else None
+            p.grad, q.grad = grad, grad
+        optimizer.step()
+        for single in separate:
+            single.step()
+
+        for i, (p, q) in enumerate(zip(together, alone, strict=True)):
+            assert p.dtype == q.dtype
+            np.testing.assert_array_equal(p.data, q.data)
+            assert optimizer.steps[i] == separate[i].steps[0]
+            for name, value in optimizer.state[i].items():
+                np.testing.assert_array_equal(value, separate[i].state[0][name])
+
+
+def test_a_gradient_of_the_wrong_shape_raises_naming_the_parameter():
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    b = Tensor([3.0, 4.0], requires_grad=True)
+    optimizer = SGD([a, b], lr=0.1)
+    a.grad, b.grad = np.ones(2), np.ones((2, 1))
+
+    with pytest.raises(
+        ShapeError, match=r"parameter 1 had shape \(2,\) .* its grad \(2, 1\)"
+    ):
+        optimizer.step()
+    assert a.data.tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize(("optimizer_class", "hyperparameters"), CONFIGURATIONS)
+def test_data_replaced_or_edited_between_steps_is_what_the_next_step_updates(
+    optimizer_class, hyperparameters
+):
+    def run(params):
+        optimizer = optimizer_class(params, **hyperparameters)
+        trajectory = []
+        for step in range(4):
+            for p in params:
+                p.grad = np.full(p.shape, 0.5 - step)
+            optimizer.step()
+            trajectory.append([p.data.tolist() for p in params])
+            if step == 0:
+                params[0].data = params[1].data  # tie a to b's current values
+            if step == 1:
+                params[1].data[0] = 7.0  # edit in place
+            if step == 2:
+                params[0].data = np.array([-1.0, 1.0])
+        return trajectory
+
+    def separately(params):
+        optimizers = [
+            _one_by_one(optimizer_class, p, **hyperparameters) for p in params
+        ]
+        trajectory = []
+        for step in range(4):
+            for p, optimizer in zip(params, optimizers, strict=True):
+                p.grad = np.full(p.shape, 0.5 - step)
+                optimizer.step()
+            trajectory.append([p.data.tolist() for p in params])
+            if step == 0:
+                params[0].data = params[1].data
+            if step == 1:
+                params[1].data[0] = 7.0
+            if step == 2:
+                params[0].data = np.array([-1.0, 1.0])
+        return trajectory
+
+    def make():
+        return [
+            Tensor([1.0, 2.0], requires_grad=True),
+            Tensor([3.0, 4.0], requires_grad=True),
+        ]
+
+    assert run(make()) == separately(make())

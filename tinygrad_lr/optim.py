@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lr._checks import all_finite
-from tinygrad_lr.tensor import Tensor
+from tinygrad_lr.tensor import ShapeError, Tensor
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
@@ -43,14 +43,22 @@ def _check_number(
     return value
 
 
-def _updated(param: Tensor, step: np.ndarray) -> np.ndarray:
-    """``param.data - step`` as a new array of the parameter's own dtype (a
-    float64 gradient must not turn a float32 parameter into float64)."""
-    return np.asarray(param.data - step, dtype=param.data.dtype)
+def _minus(data: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """``data - step`` as a new array of ``data``'s dtype (a float64 gradient must
+    not turn a float32 parameter into float64)."""
+    return np.asarray(data - step, dtype=data.dtype)
 
 
 class Optimizer:
     """Holds the parameters to update and clears their gradients.
+
+    Subclasses define :meth:`_update`, the rule for one array. ``step`` applies it
+    to every parameter that has a gradient. When all parameters share a dtype and
+    all of them take part in a step, at the same step count, the rule runs once on
+    the parameters laid end to end in one flat array instead of once per
+    parameter: the same arithmetic, element by element, in a fraction of the
+    NumPy calls. The optimizer's state (``state``) is laid out the same way, so
+    each parameter's entry is a view of the flat arrays.
 
     Parameters
     ----------
@@ -58,6 +66,14 @@ class Optimizer:
         Leaf tensors that require grad, such as ``model.parameters()``.
     lr : float
         Learning rate, a finite number > 0.
+
+    Attributes
+    ----------
+    steps : dict of int to int
+        For each parameter index, how many updates it has had.
+    state : list of dict of str to ndarray
+        Per parameter, the optimizer's running arrays by name (``"velocity"``,
+        ``"m"``, ``"v"``), of the parameter's shape.
     """
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
@@ -91,29 +107,125 @@ class Optimizer:
         self.lr = _check_number(
             where, "lr", lr, 0.0, math.inf, low_open=True, high_open=True
         )
+        self.steps: dict[int, int] = dict.fromkeys(range(len(self.params)), 0)
+        self._shapes = [param.data.shape for param in self.params]
+        ends = np.cumsum([param.data.size for param in self.params]).tolist()
+        self._slices = [slice(a, b) for a, b in zip([0, *ends], ends, strict=False)]
+        # After a flat step, the parameters' data are these views of one array,
+        # which the next flat step reads instead of gathering them again.
+        self._flat_data = np.empty(0)
+        self._flat_views: list[np.ndarray | None] = [None] * len(self.params)
+        self._flat_state: dict[str, np.ndarray] | None = None
+        self.state: list[dict[str, np.ndarray]] = []
+        self._start_state(())
+
+    def _start_state(self, names: tuple[str, ...]) -> None:
+        """Give every parameter running arrays ``names``, zeros, laid out flat if
+        the parameters share a dtype."""
+        dtypes = {param.data.dtype for param in self.params}
+        if len(dtypes) > 1:
+            self._flat_state = None
+            self.state = [
+                {name: np.zeros_like(param.data) for name in names}
+                for param in self.params
+            ]
+            return
+        dtype = dtypes.pop()
+        self._flat_state = {
+            name: np.zeros(self._slices[-1].stop, dtype) for name in names
+        }
+        views = {name: self._split(flat) for name, flat in self._flat_state.items()}
+        self.state = [
+            {name: views[name][index] for name in names}
+            for index in range(len(self.params))
+        ]
+
+    def _split(self, flat: np.ndarray) -> list[np.ndarray]:
+        """Views of ``flat``, one per parameter, of the parameters' shapes."""
+        return [
+            flat[part].reshape(shape)
+            for part, shape in zip(self._slices, self._shapes, strict=True)
+        ]
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to None."""
         for param in self.params:
             param.grad = None
 
-    def _gradients(self) -> list[tuple[int, Tensor, np.ndarray]]:
-        """The parameters that have a gradient; raise before any update if one of
-        those gradients is not finite."""
-        found = []
-        for index, param in enumerate(self.params):
+    def step(self) -> None:
+        """Update every parameter that has a gradient; skip those whose grad is None.
+
+        Raises
+        ------
+        FloatingPointError
+            If a gradient holds a NaN or an inf. Nothing is updated then.
+        ShapeError
+            If a gradient, or a parameter, no longer has the parameter's shape.
+        """
+        grads: dict[int, np.ndarray] = {}  # parameter index -> its gradient
+        for index, (param, shape) in enumerate(
+            zip(self.params, self._shapes, strict=True)
+        ):
             if param.grad is None:
                 continue
-            if not all_finite(param.grad):
-                raise FloatingPointError(
-                    f"{type(self).__name__}.step: parameter {index} (shape"
-                    f" {param.shape}) has a NaN or inf gradient; no parameter was"
-                    " updated"
+            if param.grad.shape != shape or param.data.shape != shape:
+                raise ShapeError(
+                    f"{type(self).__name__}.step: parameter {index} had shape {shape}"
+                    f" when the optimizer was made; now its data has shape"
+                    f" {param.data.shape} and its grad {param.grad.shape}"
                 )
-            found.append((index, param, param.grad))
-        return found
+            grads[index] = param.grad
+        counts = {self.steps[i] for i in grads}
+        if (
+            self._flat_state is not None
+            and len(grads) == len(self.params)
+            and len(counts) == 1
+        ):
+            self._flat_step(list(grads.values()), counts.pop() + 1)
+        else:
+            for index, grad in grads.items():
+                self._check_finite(index, grad)
+            for index, grad in grads.items():
+                param = self.params[index]
+                param.data = self._update(
+                    param.data, grad, self.state[index], self.steps[index] + 1
+                )
+        for index in grads:
+            self.steps[index] += 1
 
-    def step(self) -> None:
+    def _flat_step(self, grads: list[np.ndarray], t: int) -> None:
+        """Update every parameter at once, on the parameters laid end to end."""
+        assert self._flat_state is not None
+        grad = np.concatenate(grads, axis=None)
+        if not all_finite(grad):
+            for index, one in enumerate(grads):
+                self._check_finite(index, one)
+        data = self._flat_data
+        if not all(
+            param.data is view
+            for param, view in zip(self.params, self._flat_views, strict=True)
+        ):
+            data = np.concatenate([param.data for param in self.params], axis=None)
+        self._flat_data = self._update(data, grad, self._flat_state, t)
+        views = self._split(self._flat_data)
+        for param, view in zip(self.params, views, strict=True):
+            param.data = view
+        self._flat_views = list(views)
+
+    def _check_finite(self, index: int, grad: np.ndarray) -> None:
+        if not all_finite(grad):
+            raise FloatingPointError(
+                f"{type(self).__name__}.step: parameter {index} (shape"
+                f" {self.params[index].shape}) has a NaN or inf gradient; no"
+                " parameter was updated"
+            )
+
+    def _update(
+        self, data: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray], t: int
+    ) -> np.ndarray:
+        """The new value of ``data`` at update number ``t`` of these elements;
+        updates ``state`` in place. A new array, not an in-place update, so
+        graphs recorded before the step keep the values they were computed with."""
         raise NotImplementedError
 
 
@@ -147,20 +259,23 @@ class SGD(Optimizer):
         self.weight_decay = _check_number(
             "SGD", "weight_decay", weight_decay, 0.0, math.inf, high_open=True
         )
-        self.velocity: dict[int, np.ndarray] = {}
+        if self.momentum:
+            self._start_state(("velocity",))
 
-    def step(self) -> None:
-        """Update every parameter that has a gradient; skip those whose grad is None."""
-        for index, param, grad in self._gradients():
-            if self.weight_decay:
-                grad = grad + self.weight_decay * param.data
-            if self.momentum:
-                previous = self.velocity.get(index)
-                grad = grad if previous is None else self.momentum * previous + grad
-                self.velocity[index] = grad
-            # NOTE: a new array, not an in-place update, so graphs recorded before
-            # the step keep the values they were computed with.
-            param.data = _updated(param, self.lr * grad)
+    def _update(
+        self, data: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray], t: int
+    ) -> np.ndarray:
+        if self.weight_decay:
+            grad = grad + self.weight_decay * data
+        if self.momentum:
+            velocity = state["velocity"]
+            if t == 1:
+                velocity[...] = grad
+            else:
+                velocity *= self.momentum
+                velocity += grad
+            grad = velocity
+        return _minus(data, self.lr * grad)
 
 
 class Adam(Optimizer):
@@ -212,31 +327,19 @@ class Adam(Optimizer):
         self.weight_decay = _check_number(
             "Adam", "weight_decay", weight_decay, 0.0, math.inf, high_open=True
         )
-        self.steps: dict[int, int] = {}  # parameter index -> its step count t
-        self.m: dict[int, np.ndarray] = {}
-        self.v: dict[int, np.ndarray] = {}
+        self._start_state(("m", "v"))
 
-    def step(self) -> None:
-        """One Adam update of every parameter that has a gradient."""
+    def _update(
+        self, data: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray], t: int
+    ) -> np.ndarray:
         beta1, beta2 = self.betas
-        # NOTE: gradients are checked before any state changes, so a step that
-        # raises FloatingPointError leaves the parameters and m, v, t as they were.
-        gradients = self._gradients()
-        for index, param, grad in gradients:
-            t = self.steps[index] = self.steps.get(index, 0) + 1
-            correction1 = 1.0 - beta1**t
-            correction2 = 1.0 - beta2**t
-            if self.weight_decay:
-                grad = grad + self.weight_decay * param.data
-            if index not in self.m:
-                self.m[index] = np.zeros_like(param.data)
-                self.v[index] = np.zeros_like(param.data)
-            m, v = self.m[index], self.v[index]
-            # m and v belong to the optimizer, so they are updated in place.
-            m *= beta1
-            m += (1.0 - beta1) * grad
-            v *= beta2
-            v += (1.0 - beta2) * grad * grad
-            denominator = np.sqrt(v / correction2)
-            denominator += self.eps
-            param.data = _updated(param, (self.lr / correction1) * m / denominator)
+        if self.weight_decay:
+            grad = grad + self.weight_decay * data
+        m, v = state["m"], state["v"]
+        m *= beta1
+        m += (1.0 - beta1) * grad
+        v *= beta2
+        v += (1.0 - beta2) * grad * grad
+        denominator = np.sqrt(v / (1.0 - beta2**t))
+        denominator += self.eps
+        return _minus(data, (self.lr / (1.0 - beta1**t)) * m / denominator)
