@@ -381,3 +381,34 @@ def test_bce_never_broadcasts_a_column_against_a_row() -> None:
 
     with pytest.raises(ShapeError, match=r"\(4, 1\) != targets shape \(4,\)"):
         BCE(logits, np.ones(4))
+
+
+# ---------------------------------------------------------------------------
+# the targets check
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(data=st.data())
+def test_the_targets_check_accepts_exactly_the_values_in_0_1(dtype, data):
+    edges = [0.0, -0.0, 1.0, np.nextafter(dtype(1), dtype(2)), -np.finfo(dtype).tiny]
+    edges += [np.finfo(dtype).smallest_subnormal, np.nan, np.inf, -np.inf, 0.5, 2.0]
+    elements = st.one_of(
+        st.sampled_from([dtype(e) for e in edges]),
+        st.floats(width=32 if dtype is np.float32 else 64),
+    )
+    targets = data.draw(
+        hnp.arrays(dtype, hnp.array_shapes(min_dims=1, max_side=6), elements=elements)
+    )
+    logits = np.zeros(targets.shape, dtype)
+    valid = bool(np.all((targets >= 0) & (targets <= 1)))
+
+    if valid:
+        F.binary_cross_entropy_with_logits(logits, Tensor(targets))
+    else:
+        with pytest.raises(ValueError, match=r"targets must be in \[0, 1\]"):
+            F.binary_cross_entropy_with_logits(logits, Tensor(targets))
+
+
+def test_negative_zero_targets_are_valid():
+    loss = F.binary_cross_entropy_with_logits([0.0, 0.0], [-0.0, 1.0])
+    assert float(loss) == pytest.approx(np.log(2.0), rel=1e-15)

@@ -474,9 +474,11 @@ def test_data_replaced_or_edited_between_steps_is_what_the_next_step_updates(
         return trajectory
 
     def make():
+        # three parameters, so that steps with all gradients run flat
         return [
             Tensor([1.0, 2.0], requires_grad=True),
             Tensor([3.0, 4.0], requires_grad=True),
+            Tensor(5.0, requires_grad=True),
         ]
 
     assert run(make()) == separately(make())

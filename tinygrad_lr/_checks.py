@@ -21,3 +21,25 @@ def all_finite(array: np.ndarray) -> bool:
     # third of np.isfinite(array).all() on small arrays; only when it overflows
     # on huge but finite values is the exact check needed.
     return math.isfinite(np.vdot(array, array)) or bool(np.isfinite(array).all())
+
+
+# The bits of 1.0, for each float dtype, as the unsigned integer of the same size.
+_ONE_BITS = {
+    np.dtype(np.float64): (np.uint64, np.float64(1.0).view(np.uint64)),
+    np.dtype(np.float32): (np.uint32, np.float32(1.0).view(np.uint32)),
+}
+
+
+def in_unit_interval(array: np.ndarray) -> bool:
+    """True when every element of the float ``array`` lies in [0, 1] (no NaN)."""
+    if array.size == 0:
+        return True
+    # NOTE: read as unsigned integers, the bits of non-negative floats sort as the
+    # floats do, and those of every negative float and every NaN sort above the
+    # bits of 1.0 (the sign bit is the top bit). So one max over the bits decides,
+    # at half the cost of min and max. Only -0.0, which is in [0, 1] but has the
+    # sign bit, needs the exact check.
+    unsigned, one = _ONE_BITS[array.dtype]
+    if array.view(unsigned).max() <= one:
+        return True
+    return bool(array.min() >= 0.0 and array.max() <= 1.0)

@@ -205,10 +205,14 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """
     if grad.shape == shape:
         return grad
+    if not shape:  # a 0-d input, such as the bias of one neuron: sum it all
+        return np.add.reduce(grad, axis=None, keepdims=True).reshape(())
     if grad.ndim == 2 and shape == grad.shape[1:]:
         # NOTE: a layer's bias gradient, summed over the batch: the product with a
         # vector of ones runs about four times faster than grad.sum(axis=0).
-        return np.ones(len(grad), grad.dtype) @ grad
+        ones = np.empty(len(grad), grad.dtype)
+        ones.fill(1.0)  # cheaper than np.ones, which is written in Python
+        return ones @ grad
     extra = grad.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(
         extra + i
@@ -216,7 +220,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         if size == 1 and grad.shape[extra + i] != 1
     )
     # keepdims: an array even when every axis is summed (NumPy gives a scalar).
-    return grad.sum(axis=axes, keepdims=True).reshape(shape)
+    # np.add.reduce is grad.sum without the Python layer of ndarray.sum.
+    return np.add.reduce(grad, axis=axes, keepdims=True).reshape(shape)
 
 
 OpClass = TypeVar("OpClass", bound=type[Function])

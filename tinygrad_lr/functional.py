@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lr import ops
-from tinygrad_lr._checks import all_finite
+from tinygrad_lr._checks import all_finite, in_unit_interval
 from tinygrad_lr.tensor import ShapeError, Tensor
 
 __all__ = [
@@ -103,18 +103,19 @@ def binary_cross_entropy_with_logits(
         raise ValueError(
             f"{name}: reduction must be one of {REDUCTIONS}, got {reduction!r}"
         )
-    if z.shape != y.shape:
+    z_data, y_data = z.data, y.data
+    if z_data.shape != y_data.shape:
         raise ShapeError(
             f"{name}: logits shape {z.shape} != targets shape {y.shape}; reshape one"
             " of them (for example logits.reshape(-1))"
         )
-    if z.size == 0 and reduction != "none":
+    if z_data.size == 0 and reduction != "none":
         raise ValueError(f"{name}: empty batch (logits of shape {z.shape})")
-    if not all_finite(z.data):
-        bad = "NaN" if np.isnan(z.data).any() else "inf"
+    if not all_finite(z_data):
+        bad = "NaN" if np.isnan(z_data).any() else "inf"
         raise ValueError(f"{name}: logits contain {bad}")
-    if y.size and not (y.data.min() >= 0.0 and y.data.max() <= 1.0):
-        observed = np.unique(y.data[~((y.data >= 0) & (y.data <= 1))])[:5]
+    if not in_unit_interval(y_data):
+        observed = np.unique(y_data[~((y_data >= 0) & (y_data <= 1))])[:5]
         raise ValueError(
             f"{name}: targets must be in [0, 1]; got values such as"
             f" {observed.tolist()}; encode labels as 0 and 1"

@@ -480,7 +480,7 @@ class BinaryCrossEntropyWithLogits(Function):
         ctx.save_for_backward(z, y, e, reduction)
         if reduction == "none":
             return losses
-        total = losses.sum()
+        total = np.add.reduce(losses, axis=None)
         return np.asarray(total / z.size if reduction == "mean" else total)
 
     @staticmethod
