@@ -93,14 +93,12 @@ class Context:
             )
 
         found = []
-        for parent, needed, grad in zip(
-            self.parents, self.needs_input_grad, grads, strict=True
-        ):
-            if not needed:
-                continue
-            if grad is None or grad.shape != parent.data.shape:
-                raise self._bad_gradient(grads)
-            found.append((parent, grad))
+        for index, grad in enumerate(grads):
+            if self.needs_input_grad[index]:
+                parent = self.parents[index]
+                if grad is None or grad.shape != parent.data.shape:
+                    raise self._bad_gradient(grads)
+                found.append((parent, grad))
         return found
 
     def _bad_gradient(self, grads: tuple) -> Exception:
@@ -289,8 +287,11 @@ def _make_method(
     gathers_rest = bool(params) and params[-1].startswith("*")
 
     def method(self: Tensor, *args: Any, **kwargs: Any) -> Tensor:
-        operands = [self, *(as_tensor(a, self) for a in args[: arity - 1])]
-        values = list(args[arity - 1 :])
+        if arity == 1:
+            operands, values = [self], list(args)
+        else:
+            operands = [self, *(as_tensor(a, self) for a in args[: arity - 1])]
+            values = list(args[arity - 1 :])
         # NOTE: a last param "*shape" gathers the remaining positional arguments,
         # so that x.reshape(2, 3) means x.reshape((2, 3)).
         if gathers_rest and len(values) > len(names):
@@ -300,7 +301,7 @@ def _make_method(
                 f"{attr}: expected at most {len(names)} argument(s) {names}, got"
                 f" {len(values)}"
             )
-        unknown = sorted(set(kwargs) - set(names))
+        unknown = sorted(set(kwargs) - set(names)) if kwargs else []
         if unknown:
             raise TypeError(
                 f"{attr}: unexpected keyword argument {unknown[0]!r}; expected one"

@@ -347,9 +347,8 @@ class Tensor:
                 continue
             visited.add(id(tensor))
             stack.append((tensor, True))
-            ctx = tensor.grad_fn
-            assert ctx is not None
-            for parent, needed in zip(ctx.parents, ctx.needs_input_grad, strict=True):
-                if needed and parent.grad_fn is not None and id(parent) not in visited:
+            assert tensor.grad_fn is not None
+            for parent in tensor.grad_fn.parents:
+                if parent.grad_fn is not None and id(parent) not in visited:
                     stack.append((parent, False))
         return order
