@@ -482,3 +482,15 @@ def test_data_replaced_or_edited_between_steps_is_what_the_next_step_updates(
         ]
 
     assert run(make()) == separately(make())
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1)])
+def test_a_non_finite_grad_of_a_single_number_is_caught_too(bad, shape):
+    bias = Tensor(np.zeros(shape), requires_grad=True)
+    optimizer = SGD([bias], lr=0.1)
+    bias.grad = np.full(shape, bad)
+
+    with pytest.raises(FloatingPointError, match="parameter 0"):
+        optimizer.step()
+    assert bias.data.tolist() == np.zeros(shape).tolist()

@@ -20,6 +20,8 @@ def all_finite(array: np.ndarray) -> bool:
     # NOTE: the sum of squares is NaN or inf whenever an element is, and costs a
     # third of np.isfinite(array).all() on small arrays; only when it overflows
     # on huge but finite values is the exact check needed.
+    if array.size == 1:  # a bias, a loss: cheaper as a Python float
+        return math.isfinite(array.item())
     return math.isfinite(np.vdot(array, array)) or bool(np.isfinite(array).all())
 
 
@@ -40,6 +42,6 @@ def in_unit_interval(array: np.ndarray) -> bool:
     # at half the cost of min and max. Only -0.0, which is in [0, 1] but has the
     # sign bit, needs the exact check.
     unsigned, one = _ONE_BITS[array.dtype]
-    if array.view(unsigned).max() <= one:
+    if np.maximum.reduce(array.view(unsigned), axis=None) <= one:
         return True
     return bool(array.min() >= 0.0 and array.max() <= 1.0)
