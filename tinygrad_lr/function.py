@@ -13,6 +13,7 @@ shape. :func:`register` files the op under its name and attaches it to ``Tensor`
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -32,6 +33,8 @@ __all__ = ["OPS", "Context", "Function", "as_tensor", "register", "unbroadcast"]
 OPS: dict[str, type[Function]] = {}
 """Every registered op, by name."""
 
+_ORDER = itertools.count()  # numbers the Contexts in the order they are made
+
 Gradients = np.ndarray | None | tuple[np.ndarray | None, ...]
 
 
@@ -49,6 +52,9 @@ class Context:
         gradcheck).
     needs_input_grad : tuple of bool
         For each input, whether backward must compute its gradient.
+    order : int
+        When the op ran, counted across all ops: a result always comes after its
+        inputs, which is the order backward relies on.
     saved_tensors : tuple
         What forward passed to :meth:`save_for_backward`.
     """
@@ -58,6 +64,7 @@ class Context:
         "__dict__",
         "function",
         "needs_input_grad",
+        "order",
         "params",
         "parents",
         "saved_tensors",
@@ -71,6 +78,7 @@ class Context:
         self.params = params
         self.needs_input_grad = tuple([parent.requires_grad for parent in parents])
         self.saved_tensors: tuple[Any, ...] = ()
+        self.order = next(_ORDER)
 
     def save_for_backward(self, *values: Any) -> None:
         """Keep arrays (or other values) for backward."""

@@ -8,6 +8,7 @@ math itself lives in ``ops.py``; this module only walks the graph.
 
 from __future__ import annotations
 
+import heapq
 import numbers
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -296,12 +297,18 @@ class Tensor:
             self._accumulate(grad)
             return
 
-        # Gradients waiting to be passed on, keyed by id() of the tensor.
+        # Gradients waiting to be passed on, keyed by id() of the tensor, and a
+        # heap of the tensors they belong to, the most recently made first. An op's
+        # result is made after its inputs, so by the time a tensor leaves the heap,
+        # every tensor made from it has passed its gradient on.
         pending: dict[int, np.ndarray] = {id(self): grad}
-        for tensor in reversed(self._topological_order()):
-            grad_output = pending.pop(id(tensor), None)
-            if grad_output is None:
-                continue  # requires_grad was switched off after the forward pass
+        heap: list[tuple[int, Tensor]] = [(-self.grad_fn.order, self)]
+        # A leaf's gradient of this pass is summed first and added to its grad
+        # once, so that a second backward adds exactly the same gradient again.
+        leaves: dict[int, tuple[Tensor, np.ndarray]] = {}
+        while heap:
+            tensor = heapq.heappop(heap)[1]
+            grad_output = pending.pop(id(tensor))
             if type(grad_output) is not np.ndarray or (
                 grad_output.dtype is not tensor.data.dtype
             ):
@@ -309,16 +316,20 @@ class Tensor:
                 # promote the gradient of a float32 tensor.
                 grad_output = np.asarray(grad_output, tensor.data.dtype)
             tensor.grad = grad_output
-            assert tensor.grad_fn is not None  # the order holds results of ops only
+            assert tensor.grad_fn is not None  # the heap holds results of ops only
             for parent, parent_grad in tensor.grad_fn.backward(grad_output):
-                if parent.grad_fn is None:
-                    parent._accumulate(parent_grad)
-                    continue
-                key = id(parent)
-                if key in pending:
+                key, ctx = id(parent), parent.grad_fn
+                if ctx is None:
+                    if key in leaves:
+                        parent_grad = leaves[key][1] + parent_grad
+                    leaves[key] = (parent, parent_grad)
+                elif key in pending:
                     pending[key] = pending[key] + parent_grad
                 else:
                     pending[key] = parent_grad
+                    heapq.heappush(heap, (-ctx.order, parent))
+        for leaf, leaf_grad in leaves.values():
+            leaf._accumulate(leaf_grad)
 
     def _accumulate(self, grad: np.ndarray) -> None:
         """Add ``grad`` to a leaf's ``grad``; the first one is copied, so that
@@ -329,26 +340,21 @@ class Tensor:
             self.grad = np.asarray(self.grad + grad, self.data.dtype)
 
     def _topological_order(self) -> list[Tensor]:
-        """The results of ops that this tensor depends on through tensors that
-        need a gradient, itself included, each after all of its inputs. Leaves
-        are left out: backward hands them their gradients as they arrive.
+        """The results of ops that this tensor depends on, itself included, each
+        after all of its inputs (in the order they were made). Leaves are left
+        out."""
+        found = {id(self): self}
+        stack = [self]
+        while stack:  # a loop, not recursion, so graphs of any depth work
+            ctx = stack.pop().grad_fn
+            assert ctx is not None
+            for parent in ctx.parents:
+                if parent.grad_fn is not None and id(parent) not in found:
+                    found[id(parent)] = parent
+                    stack.append(parent)
+        return sorted(found.values(), key=_order)
 
-        Iterative depth-first search, so graphs of any depth work.
-        """
-        order: list[Tensor] = []
-        visited: set[int] = set()
-        stack: list[tuple[Tensor, bool]] = [(self, False)]
-        while stack:
-            tensor, inputs_done = stack.pop()
-            if inputs_done:
-                order.append(tensor)
-                continue
-            if id(tensor) in visited:
-                continue
-            visited.add(id(tensor))
-            stack.append((tensor, True))
-            assert tensor.grad_fn is not None
-            for parent in tensor.grad_fn.parents:
-                if parent.grad_fn is not None and id(parent) not in visited:
-                    stack.append((parent, False))
-        return order
+
+def _order(tensor: Tensor) -> int:
+    assert tensor.grad_fn is not None
+    return tensor.grad_fn.order
