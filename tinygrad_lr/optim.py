@@ -46,7 +46,10 @@ def _check_number(
 def _minus(data: np.ndarray, step: np.ndarray) -> np.ndarray:
     """``data - step`` as a new array of ``data``'s dtype (a float64 gradient must
     not turn a float32 parameter into float64)."""
-    return np.asarray(data - step, dtype=data.dtype)
+    new = data - step
+    if type(new) is not np.ndarray or new.dtype is not data.dtype:
+        new = np.asarray(new, dtype=data.dtype)  # a 0-d result is a NumPy scalar
+    return new
 
 
 # NOTE: laying the parameters end to end costs two concatenations and the views
@@ -170,35 +173,34 @@ class Optimizer:
             If a gradient, or a parameter, no longer has the parameter's shape.
         """
         grads: dict[int, np.ndarray] = {}  # parameter index -> its gradient
-        for index, (param, shape) in enumerate(
-            zip(self.params, self._shapes, strict=True)
-        ):
-            if param.grad is None:
+        for index, param in enumerate(self.params):
+            grad = param.grad
+            if grad is None:
                 continue
-            if param.grad.shape != shape or param.data.shape != shape:
+            shape = self._shapes[index]
+            if grad.shape != shape or param.data.shape != shape:
                 raise ShapeError(
                     f"{type(self).__name__}.step: parameter {index} had shape {shape}"
                     f" when the optimizer was made; now its data has shape"
-                    f" {param.data.shape} and its grad {param.grad.shape}"
+                    f" {param.data.shape} and its grad {grad.shape}"
                 )
-            grads[index] = param.grad
-        counts = {self.steps[i] for i in grads}
+            grads[index] = grad
+        steps = self.steps
         if (
             self._flat_state is not None
             and len(grads) == len(self.params) >= FLAT_MIN_PARAMETERS
-            and len(counts) == 1
+            and len(set(steps.values())) == 1
         ):
-            self._flat_step(list(grads.values()), counts.pop() + 1)
-        else:
-            for index, grad in grads.items():
-                self._check_finite(index, grad)
-            for index, grad in grads.items():
-                param = self.params[index]
-                param.data = self._update(
-                    param.data, grad, self.state[index], self.steps[index] + 1
-                )
-        for index in grads:
-            self.steps[index] += 1
+            self._flat_step(list(grads.values()), steps[0] + 1)
+            for index in steps:
+                steps[index] += 1
+            return
+        for index, grad in grads.items():
+            self._check_finite(index, grad)
+        for index, grad in grads.items():
+            steps[index] += 1
+            param = self.params[index]
+            param.data = self._update(param.data, grad, self.state[index], steps[index])
 
     def _flat_step(self, grads: list[np.ndarray], t: int) -> None:
         """Update every parameter at once, on the parameters laid end to end."""

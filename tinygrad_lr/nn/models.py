@@ -31,17 +31,17 @@ class _BinaryClassifier(Module):
 
     def _check_X(self, X: Any, where: str) -> Tensor:
         X = X if isinstance(X, Tensor) else Tensor(X)
-        name = f"{type(self).__name__}.{where}"
-        if X.ndim != 2:
+        shape = X.data.shape
+        if len(shape) != 2:
             hint = "; use X.reshape(-1, 1) for a single feature" if X.ndim == 1 else ""
             raise ValueError(
-                f"{name}: expected 2-D X of shape (n_samples, n_features), got shape"
-                f" {X.shape}{hint}"
+                f"{type(self).__name__}.{where}: expected 2-D X of shape (n_samples,"
+                f" n_features), got shape {shape}{hint}"
             )
-        if X.shape[1] != self.n_features:
+        if shape[1] != self.n_features:
             raise ValueError(
-                f"{name}: X has {X.shape[1]} features, but the model has"
-                f" {self.n_features}"
+                f"{type(self).__name__}.{where}: X has {shape[1]} features, but the"
+                f" model has {self.n_features}"
             )
         return X
 
