@@ -245,12 +245,31 @@ def _index(element: tuple[Any, ...]) -> str:
 # ---------------------------------------------------------------- op by op
 
 
+def _ops_in_order(out: Tensor) -> list[Tensor]:
+    """The results of ops that ``out`` depends on, itself included, in the order
+    the ops ran (``ctx.order``), so each comes after its inputs."""
+    found = {id(out): out} if out.grad_fn is not None else {}
+    stack = list(found.values())
+    while stack:  # a loop, not recursion, so graphs of any depth work
+        ctx = stack.pop().grad_fn
+        assert ctx is not None
+        for parent in ctx.parents:
+            if parent.grad_fn is not None and id(parent) not in found:
+                found[id(parent)] = parent
+                stack.append(parent)
+    return sorted(found.values(), key=lambda tensor: _context(tensor).order)
+
+
+def _context(tensor: Tensor) -> Context:
+    assert tensor.grad_fn is not None
+    return tensor.grad_fn
+
+
 def _locate(
     out: Tensor, eps: float, tolerance: float, generator: np.random.Generator
 ) -> str:
     """Check each op of the graph on its own, in forward order; describe the result."""
-    # Tensor orders its graph for backward; reuse that order (inputs first).
-    nodes = [t for t in out._topological_order() if t.grad_fn is not None]
+    nodes = _ops_in_order(out)
     wrong: list[tuple[str, str]] = []  # (op name, description), in forward order
     skipped: dict[str, set[str]] = {}  # reason -> op names
     for position, node in enumerate(nodes, start=1):

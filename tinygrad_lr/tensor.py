@@ -338,23 +338,3 @@ class Tensor:
             self.grad = np.array(grad, self.data.dtype)  # a copy, and an ndarray
         else:
             self.grad = np.asarray(self.grad + grad, self.data.dtype)
-
-    def _topological_order(self) -> list[Tensor]:
-        """The results of ops that this tensor depends on, itself included, each
-        after all of its inputs (in the order they were made). Leaves are left
-        out."""
-        found = {id(self): self}
-        stack = [self]
-        while stack:  # a loop, not recursion, so graphs of any depth work
-            ctx = stack.pop().grad_fn
-            assert ctx is not None
-            for parent in ctx.parents:
-                if parent.grad_fn is not None and id(parent) not in found:
-                    found[id(parent)] = parent
-                    stack.append(parent)
-        return sorted(found.values(), key=_order)
-
-
-def _order(tensor: Tensor) -> int:
-    assert tensor.grad_fn is not None
-    return tensor.grad_fn.order
