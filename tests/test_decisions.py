@@ -181,6 +181,19 @@ def test_a_tensor_that_starts_requiring_grad_after_the_forward_gets_no_grad() ->
     assert w.grad.tolist() == [1.0, 2.0]
 
 
+def test_a_tensor_that_stops_requiring_grad_after_the_forward_gets_no_grad() -> None:
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    w = Tensor([3.0, 4.0], requires_grad=True)
+    out = (x * w).sum()
+    x.requires_grad = False  # frozen after the forward pass
+
+    out.backward()
+
+    assert x.grad is None
+    assert w.grad is not None
+    assert w.grad.tolist() == [1.0, 2.0]
+
+
 def test_np_array_with_copy_true_does_not_share_the_tensors_data() -> None:
     x = Tensor([1.0, 2.0])
     shared = np.asarray(x)

@@ -412,3 +412,12 @@ def test_the_targets_check_accepts_exactly_the_values_in_0_1(dtype, data):
 def test_negative_zero_targets_are_valid():
     loss = F.binary_cross_entropy_with_logits([0.0, 0.0], [-0.0, 1.0])
     assert float(loss) == pytest.approx(np.log(2.0), rel=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [">f8", "<f2", np.float32, np.float64])
+def test_the_targets_check_of_any_float_dtype_falls_back_to_the_exact_test(dtype):
+    from tinygrad_lr._checks import in_unit_interval
+
+    assert in_unit_interval(np.array([0.0, -0.0, 0.5, 1.0], dtype=dtype))
+    assert not in_unit_interval(np.array([0.5, 1.5], dtype=dtype))
+    assert not in_unit_interval(np.array([[0.5], [-0.25]], dtype=dtype))

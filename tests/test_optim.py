@@ -408,7 +408,8 @@ def test_a_step_over_all_parameters_equals_separate_steps_bit_for_bit(
 
     for mask in present:
         for i, (p, q) in enumerate(zip(together, alone, strict=True)):
-            grad = rng.normal(size=p.shape) if mask[i] else None
+            grad_dtype = np.float32 if rng.random() < 0.3 else p.dtype
+            grad = rng.normal(size=p.shape).astype(grad_dtype) if mask[i] else None
             p.grad, q.grad = grad, grad
         optimizer.step()
         for single in separate:
@@ -494,3 +495,39 @@ def test_a_non_finite_grad_of_a_single_number_is_caught_too(bad, shape):
     with pytest.raises(FloatingPointError, match="parameter 0"):
         optimizer.step()
     assert bias.data.tolist() == np.zeros(shape).tolist()
+
+
+@pytest.mark.parametrize(("optimizer_class", "hyperparameters"), CONFIGURATIONS)
+@pytest.mark.parametrize(
+    ("start", "replaced"), [(np.float32, np.float64), (np.float64, np.float32)]
+)
+def test_data_replaced_by_another_dtype_keeps_it_and_leaves_the_others_alone(
+    optimizer_class, hyperparameters, start, replaced
+):
+    def run(params, optimizer):
+        for step in range(3):
+            for p in params:
+                p.grad = np.full(p.shape, 0.25 * (step + 1), dtype=start)
+            optimizer.step()
+            if step == 0:
+                params[0].data = params[0].data.astype(replaced)
+        return [(p.dtype, p.data.tolist()) for p in params]
+
+    def make():
+        return [
+            Tensor(np.arange(3.0, dtype=start) + i, requires_grad=True)
+            for i in range(3)
+        ]
+
+    together = make()
+    alone = make()
+    separately = [_one_by_one(optimizer_class, p, **hyperparameters) for p in alone]
+
+    class Each:  # steps the per-parameter optimizers as one
+        def step(self):
+            for optimizer in separately:
+                optimizer.step()
+
+    expected = run(alone, Each())
+    assert run(together, optimizer_class(together, **hyperparameters)) == expected
+    assert [dtype for dtype, _ in expected] == [replaced, start, start]

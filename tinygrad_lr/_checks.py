@@ -41,7 +41,7 @@ def in_unit_interval(array: np.ndarray) -> bool:
     # bits of 1.0 (the sign bit is the top bit). So one max over the bits decides,
     # at half the cost of min and max. Only -0.0, which is in [0, 1] but has the
     # sign bit, needs the exact check.
-    unsigned, one = _ONE_BITS[array.dtype]
-    if np.maximum.reduce(array.view(unsigned), axis=None) <= one:
+    unsigned, one = _ONE_BITS.get(array.dtype, (None, None))
+    if unsigned is not None and np.maximum.reduce(array.view(unsigned), None) <= one:
         return True
     return bool(array.min() >= 0.0 and array.max() <= 1.0)

@@ -57,7 +57,8 @@ def is_grad_enabled() -> bool:
 def no_grad() -> Iterator[None]:
     """Record no graph: results of ops inside do not require grad.
 
-    Works as a context manager and as a decorator, and only for the calling thread.
+    Works as a context manager and as a decorator, and only for the calling thread
+    (or asyncio task).
 
     >>> x = Tensor([1.0, 2.0], requires_grad=True)
     >>> with no_grad():
@@ -318,6 +319,8 @@ class Tensor:
             tensor.grad = grad_output
             assert tensor.grad_fn is not None  # the heap holds results of ops only
             for parent, parent_grad in tensor.grad_fn.backward(grad_output):
+                if not parent.requires_grad:
+                    continue  # requires_grad was switched off after the forward pass
                 key, ctx = id(parent), parent.grad_fn
                 if ctx is None:
                     if key in leaves:
