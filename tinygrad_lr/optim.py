@@ -177,6 +177,7 @@ class Optimizer:
             If a gradient, or a parameter, no longer has the parameter's shape.
         """
         grads: dict[int, np.ndarray] = {}  # parameter index -> its gradient
+        dtype = self._flat_dtype
         one_dtype = True  # data and gradients all of the flat state's dtype
         for index, param in enumerate(self.params):
             grad = param.grad
@@ -190,7 +191,6 @@ class Optimizer:
                     f" {param.data.shape} and its grad {grad.shape}"
                 )
             grads[index] = grad
-            dtype = self._flat_dtype
             one_dtype = one_dtype and param.data.dtype == dtype == grad.dtype
         steps = self.steps
         if (
