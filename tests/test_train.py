@@ -217,6 +217,21 @@ def test_validation_data_is_checked_like_the_training_data(moons):
         )
 
 
+def test_a_nan_in_the_validation_data_raises_before_training(moons):
+    model = nn.LogisticRegression(2, rng=0)
+    before = _weights(model)
+    X_val = moons.X_test.copy()
+    X_val[7, 1] = np.nan
+
+    with pytest.raises(
+        ValueError,
+        match=r"fit \(validation_data\): X contains NaN \(first at row 7, column 1\)",
+    ):
+        _fit_moons(moons, model, epochs=1, validation_data=(X_val, moons.y_test))
+
+    assert _weights(model) == before
+
+
 # ---------------------------------------------------------------------------
 # errors
 
@@ -354,6 +369,31 @@ def test_bad_data_raises_before_training(X, y, match):
     assert _weights(model) == before
 
 
+@pytest.mark.parametrize("batch_size", [None, 10, 1])
+def test_a_nan_in_a_late_batch_is_named_by_its_row_in_X_before_any_step(batch_size):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 2))
+    y = (X[:, 0] > 0).astype(float)
+    X[15, 1] = np.nan
+    model = nn.LogisticRegression(2, rng=0)
+    before = _weights(model)
+
+    with pytest.raises(
+        ValueError, match=r"X contains NaN \(first at row 15, column 1\)"
+    ):
+        fit(
+            model,
+            X,
+            y,
+            optimizer=SGD(model.parameters(), lr=0.1),
+            epochs=1,
+            batch_size=batch_size,
+            rng=0,
+        )
+
+    assert _weights(model) == before
+
+
 # ---------------------------------------------------------------------------
 # data that does not live in memory
 
@@ -415,7 +455,7 @@ def test_mini_batch_fit_reads_one_batch_of_rows_at_a_time(moons):
     )
 
     assert max(X.reads) == 64
-    assert sum(X.reads) == 2 * 500
+    assert sum(X.reads) == 3 * 500  # every row checked once, then two epochs
 
 
 # ---------------------------------------------------------------------------

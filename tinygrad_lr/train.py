@@ -59,7 +59,9 @@ class History:
 
 def _check_data(X: Any, y: Any, where: str) -> tuple[Any, np.ndarray]:
     """Validate shapes and labels once; X may be a memmap and is not copied."""
-    if not hasattr(X, "shape") or not hasattr(X, "__getitem__"):
+    if isinstance(X, Tensor):
+        X = X.data
+    elif not hasattr(X, "shape") or not hasattr(X, "__getitem__"):
         X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if len(X.shape) != 2:
@@ -80,16 +82,22 @@ def _check_data(X: Any, y: Any, where: str) -> tuple[Any, np.ndarray]:
     return X, y
 
 
-def _check_finite(X: Any, where: str) -> None:
-    """Raise ValueError naming the first NaN or inf in X."""
-    values = X.data if isinstance(X, Tensor) else np.asarray(X)
-    finite = np.isfinite(values)
-    if not finite.all():
-        row, column = np.argwhere(~finite)[0]
-        kind = "NaN" if np.isnan(values[row, column]) else "infinity"
-        raise ValueError(
-            f"{where}: X contains {kind} (first at row {row}, column {column})"
-        )
+def _check_finite(X: Any, where: str, chunk_rows: int) -> None:
+    """Raise ValueError naming the first NaN or inf in X.
+
+    X is read ``chunk_rows`` rows at a time, so that a memmap is checked without
+    holding more of it in memory than one batch.
+    """
+    for start in range(0, X.shape[0], chunk_rows):
+        values = np.asarray(X[start : start + chunk_rows])
+        finite = np.isfinite(values)
+        if not finite.all():
+            row, column = np.argwhere(~finite)[0]
+            kind = "NaN" if np.isnan(values[row, column]) else "infinity"
+            raise ValueError(
+                f"{where}: X contains {kind} (first at row {start + row}, column"
+                f" {column})"
+            )
 
 
 class _Progress:
@@ -137,7 +145,9 @@ def fit(
         Anything that slices, an ``np.memmap`` included: mini-batches are read one
         at a time, so X need not fit in memory.
     y : array-like of shape (n_samples,)
-        Targets in [0, 1].
+        Targets in [0, 1], as ``loss_fn`` accepts them: soft targets and a single
+        class are allowed here. The estimators in :mod:`tinygrad_lr.estimators`
+        are the place for class labels; they check them as scikit-learn does.
     optimizer : Optimizer
         Updates the model's parameters after each batch.
     epochs : int
@@ -159,6 +169,10 @@ def fit(
 
     Raises
     ------
+    ValueError
+        For X or y of the wrong shape, or a NaN or inf in X, y or
+        ``validation_data``, naming the first bad row. Every row is checked
+        before the first step.
     FloatingPointError
         When the model's output, the loss or a gradient becomes NaN or inf,
         naming the epoch and the step. The parameters are left as they were at
@@ -172,8 +186,13 @@ def fit(
             raise ValueError(
                 f"fit: batch_size must be <= n_samples ({X.shape[0]}), got {batch_size}"
             )
+    # Every row is checked before the first step, so that a bad row is reported
+    # with its index in X and the model is left untouched.
+    chunk_rows = X.shape[0] if batch_size is None else batch_size
+    _check_finite(X, "fit", chunk_rows)
     if validation_data is not None:
         X_val, y_val = _check_data(*validation_data, "fit (validation_data)")
+        _check_finite(X_val, "fit (validation_data)", X_val.shape[0])
     generator = as_generator(rng)
     bar = _Progress(epochs, progress)
     history = History()
@@ -191,8 +210,6 @@ def fit(
         total, count = 0.0, 0
         for X_batch, y_batch in epoch_batches:
             step += 1
-            if epoch == 1:
-                _check_finite(X_batch, "fit")
             optimizer.zero_grad()
             logits = model(X_batch)
             # NOTE: checked before the loss, which itself refuses non-finite logits
