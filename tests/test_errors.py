@@ -58,6 +58,20 @@ class DropsAGradient(Function):
         return grad_output, None
 
 
+class RefusesNegatives(Function):
+    """An op whose forward rejects some values with a ValueError of its own."""
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
+        if (a < 0).any():
+            raise ValueError("needs non-negative input")
+        return np.sqrt(a)
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: np.ndarray) -> Any:
+        raise NotImplementedError
+
+
 def backward_twice_on_nonscalar() -> None:
     (leaf(3) * 2.0).backward()
 
@@ -152,6 +166,12 @@ ERROR_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         lambda: DropsAGradient.apply(leaf(2), leaf(2)).sum().backward(),
         GraphError,
         r"function.backward returned None for input 1, which requires grad",
+    ),
+    (
+        "forward value error",
+        lambda: RefusesNegatives.apply(Tensor([-1.0])),
+        ValueError,
+        r"^needs non-negative input$",
     ),
     # --- the loss
     (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from tinygrad_lr import (
     is_grad_enabled,
     no_grad,
 )
+from tinygrad_lr.function import Function
 from tinygrad_lr.testing import float_arrays, gradient_shapes
 
 # ---------------------------------------------------------------- dtype policy
@@ -481,3 +483,27 @@ def test_python_scalars_keep_a_float32_tensor_float32(expression: object) -> Non
 
     assert out.dtype == np.float32
     assert t.grad is not None and t.grad.dtype == np.float32
+
+
+class _MulReturningAList(Function):
+    """a * b, whose backward returns its two gradients as a list."""
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: np.ndarray) -> Any:
+        a, b = ctx.saved_tensors
+        return [grad_output * b, grad_output * a]
+
+
+def test_a_backward_may_return_its_gradients_as_a_list() -> None:
+    a = Tensor([2.0, 3.0], requires_grad=True)
+    b = Tensor([5.0, 7.0], requires_grad=True)
+
+    _MulReturningAList.apply(a, b).sum().backward()
+
+    assert a.grad.tolist() == [5.0, 7.0]
+    assert b.grad.tolist() == [2.0, 3.0]

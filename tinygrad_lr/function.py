@@ -35,6 +35,11 @@ OPS: dict[str, type[Function]] = {}
 
 _ORDER = itertools.count()  # numbers the Contexts in the order they are made
 
+# Words of NumPy's ValueErrors about shapes ("operands could not be broadcast",
+# "axis 2 is out of bounds", "cannot reshape array of size 6"), which apply
+# turns into a ShapeError naming the op.
+_SHAPE_WORDS = ("shape", "broadcast", "dimension", "axis", "axes", "size")
+
 Gradients = np.ndarray | None | tuple[np.ndarray | None, ...]
 
 
@@ -99,7 +104,7 @@ class Context:
         else:
             grads = function.backward(self, grad_output)
         if type(grads) is not tuple:
-            grads = (grads,)
+            grads = tuple(grads) if type(grads) is list else (grads,)
         if len(grads) != len(self.parents):
             raise RuntimeError(
                 f"{function.name}.backward returned {len(grads)} gradients for"
@@ -164,11 +169,16 @@ class Function:
             else:
                 data = cls.forward(ctx, *arrays, **params)
         except ValueError as error:
-            if isinstance(error, ShapeError) or str(error).startswith(f"{cls.name}:"):
-                raise  # the op's own error, which already names it
+            text = str(error)
+            if (
+                isinstance(error, ShapeError)
+                or text.startswith(f"{cls.name}:")
+                or not any(word in text for word in _SHAPE_WORDS)
+            ):
+                raise  # the op's own error, or one about values: passed on as it is
             # NumPy reports bad shapes as ValueError; name the op and the shapes.
             shapes = " and ".join(str(array.shape) for array in arrays)
-            if "broadcast" in str(error):
+            if "broadcast" in text:
                 message = f"{cls.name}: shapes {shapes} cannot be broadcast"
                 raise ShapeError(message) from None
             raise ShapeError(f"{cls.name}: {error} (input shapes {shapes})") from error
