@@ -561,6 +561,33 @@ def test_check_op_catches_a_float32_result_promoted_to_float64() -> None:
         check_op(lambda x: x * Tensor(np.ones(x.shape)), lambda x: x, max_examples=20)
 
 
+class _SquareWithFloat64Gradient(Function):
+    """x², with the right gradient 2·x·g, but always as float64."""
+
+    name = "square_with_float64_gradient"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a)
+        return a * a
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: np.ndarray) -> np.ndarray:
+        (a,) = ctx.saved_tensors
+        return (grad_output * 2 * a).astype(np.float64)
+
+
+def test_check_op_catches_a_float32_gradient_promoted_to_float64() -> None:
+    # NOTE: backward casts each leaf's grad to the leaf's dtype, so only the
+    # gradient the op itself returns can show the promotion.
+    with pytest.raises(
+        AssertionError,
+        match=r"square_with_float64_gradient\.backward returned a float64 gradient"
+        r" for input 0 of dtype float32",
+    ):
+        check_op(_SquareWithFloat64Gradient.apply, np.square, max_examples=20)
+
+
 def test_check_op_catches_an_op_that_writes_into_its_input() -> None:
     def doubled_in_place(x: Tensor) -> Tensor:
         if x.data.flags.writeable:

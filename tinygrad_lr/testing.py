@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_lr.gradcheck import gradcheck
+from tinygrad_lr.gradcheck import _ops_in_order, gradcheck
 from tinygrad_lr.tensor import Tensor
 
 __all__ = [
@@ -185,6 +185,24 @@ def _normwise_error(value: np.ndarray, expected: np.ndarray) -> float:
     return float(np.max(np.abs(value - expected))) / scale
 
 
+def _check_gradient_dtypes(out: Tensor) -> None:
+    """Assert that the backward of every op behind ``out`` returns gradients of its
+    inputs' dtypes."""
+    # NOTE: out.backward() and the leaves' grad cannot show this: backward casts
+    # every gradient to its tensor's dtype. Each op's own backward is run instead.
+    for node in _ops_in_order(out):
+        ctx = node.grad_fn
+        assert ctx is not None
+        grad_output = np.ones(node.shape, node.dtype)
+        inputs = [index for index, needs in enumerate(ctx.needs_input_grad) if needs]
+        found = ctx.backward(grad_output)
+        for index, (parent, grad) in zip(inputs, found, strict=True):
+            assert grad.dtype == parent.dtype, (
+                f"{ctx.function.name}.backward returned a {grad.dtype} gradient for"
+                f" input {index} of dtype {parent.dtype}"
+            )
+
+
 def _shape_strategy(
     shapes: ShapesArgument | None, arity: int, min_side: int
 ) -> st.SearchStrategy[tuple[Shape, ...]]:
@@ -221,8 +239,8 @@ def check_op(
     * **forward**: ``fn(*tensors, **params)`` equals ``reference(*arrays, **params)``
       within ``rtol``/``atol``, with the same shape; inputs may be non-contiguous or
       read-only and must come back unchanged; float32 inputs give a float32 result
-      (and float32 gradients) within ``float32_tolerance`` of the float64 reference,
-      normwise.
+      within ``float32_tolerance`` of the float64 reference, normwise, and every
+      op's backward returns gradients of its inputs' dtypes.
     * **backward**: the gradient of every input equals float64 central differences
       (eps 1e-6) normwise, ``max|g - g_fd| <= grad_tolerance * max(max|g_fd|, 1)``,
       by :func:`tinygrad_lr.gradcheck` (full Jacobian-vector product). Shapes have no
@@ -378,9 +396,7 @@ def check_op(
         assert out32.dtype == np.float32, f"forward: dtype {out32.dtype} from float32"
         error = _normwise_error(out32.data.astype(np.float64), expected)
         assert error <= float32_tolerance, f"float32 normwise error {error:.3g}"
-        out32.backward(np.ones(out32.shape, dtype=np.float32))
-        for tensor in singles:
-            assert tensor.grad is not None and tensor.grad.dtype == np.float32
+        _check_gradient_dtypes(out32)
 
     @chosen
     @given(data=st.data())
