@@ -1,13 +1,17 @@
 """Tests of tinygrad_lr.plot: PNG files, the probability grid, missing matplotlib."""
 
 import builtins
+import re
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from tinygrad_lr import nn, plot
+from tinygrad_lr.data import moons
+from tinygrad_lr.estimators import LogisticRegressionClassifier, MLPClassifier
 from tinygrad_lr.train import History
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -34,6 +38,31 @@ def model() -> nn.LogisticRegression:
 def points(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     X = rng.normal(size=(40, 2))
     return X, (X[:, 0] > X[:, 1]).astype(np.float64)
+
+
+@pytest.fixture
+def moons_ab() -> tuple[np.ndarray, np.ndarray]:
+    """40 moons points labelled "a" and "b" rather than 0 and 1."""
+    data = moons(n_train=40, n_test=1)
+    return data.X_train, np.where(data.y_train == 1, "b", "a")
+
+
+@pytest.fixture(params=[LogisticRegressionClassifier, MLPClassifier])
+def estimator(
+    request: pytest.FixtureRequest, moons_ab: tuple[np.ndarray, np.ndarray]
+) -> LogisticRegressionClassifier | MLPClassifier:
+    """A quickly fitted estimator, whose predict_proba has shape (n_samples, 2)."""
+    return request.param(epochs=20, lr=0.1, random_state=0).fit(*moons_ab)
+
+
+class ProbaOfShape:
+    """A stand-in model whose predict_proba returns zeros of a fixed extra shape."""
+
+    def __init__(self, *trailing: int) -> None:
+        self.trailing = trailing
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return np.zeros((len(X), *self.trailing))
 
 
 def test_plot_loss_writes_a_png_of_figsize_times_dpi_pixels(tmp_path: Path) -> None:
@@ -87,6 +116,67 @@ def test_decision_grid_covers_the_points_and_holds_the_model_probability(
     np.testing.assert_allclose(xx[0], [-1.0, 0.0, 1.0, 2.0, 3.0])
     np.testing.assert_allclose(yy[:, 0], [-2.0, -0.5, 1.0, 2.5, 4.0])
     np.testing.assert_allclose(proba, 1.0 / (1.0 + np.exp(-(xx - yy))), rtol=1e-12)
+
+
+def test_decision_grid_uses_the_positive_class_column_of_an_estimator(
+    estimator: LogisticRegressionClassifier | MLPClassifier,
+    moons_ab: tuple[np.ndarray, np.ndarray],
+) -> None:
+    X, _ = moons_ab
+
+    xx, yy, proba = plot.decision_grid(estimator, X, resolution=5)
+
+    points = np.column_stack([xx.ravel(), yy.ravel()])
+    expected = estimator.predict_proba(points)[:, 1]  # P(classes_[1] == "b")
+    np.testing.assert_array_equal(proba, expected.reshape(5, 5))
+
+
+def test_plot_decision_boundary_colours_the_points_by_the_estimator_labels(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    estimator: LogisticRegressionClassifier | MLPClassifier,
+    moons_ab: tuple[np.ndarray, np.ndarray],
+) -> None:
+    X, y = moons_ab
+    figures: list[Any] = []
+    real_figure = plot._figure
+
+    def recorded_figure(*args: Any) -> Any:
+        figures.append(real_figure(*args))
+        return figures[-1]
+
+    monkeypatch.setattr(plot, "_figure", recorded_figure)
+
+    path = plot.plot_decision_boundary(estimator, X, y, tmp_path / "b.png", dpi=50)
+
+    assert png_size(path) == (300, 250)
+    scatters = {
+        c.get_label(): len(c.get_offsets())
+        for c in figures[0].axes[0].collections
+        if c.get_label().startswith("class")
+    }
+    assert scatters == {"class a": np.sum(y == "a"), "class b": np.sum(y == "b")}
+
+
+@pytest.mark.parametrize("trailing", [(1,), (3,)])
+def test_decision_grid_rejects_probabilities_of_another_shape(
+    trailing: tuple[int, ...],
+) -> None:
+    shape = re.escape(str((25, *trailing)))
+    with pytest.raises(
+        ValueError, match=rf"decision_grid: .*predict_proba .*shape {shape}"
+    ):
+        plot.decision_grid(ProbaOfShape(*trailing), np.eye(2), resolution=5)
+
+
+def test_plot_decision_boundary_rejects_labels_the_model_does_not_predict(
+    tmp_path: Path, model: nn.LogisticRegression
+) -> None:
+    with pytest.raises(
+        ValueError, match=r"plot_decision_boundary: .*classes \[0, 1\], got \[-1\]"
+    ):
+        plot.plot_decision_boundary(model, np.eye(2), [-1, 1], tmp_path / "x.png")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_decision_grid_rejects_points_that_are_not_two_dimensional(

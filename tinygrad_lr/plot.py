@@ -76,6 +76,25 @@ def _as_losses(curve: Any, where: str) -> np.ndarray:
     return losses
 
 
+def _positive_proba(model: Any, points: np.ndarray) -> np.ndarray:
+    """The model's probability of the positive class at each point, shape (n,).
+
+    The nn models return that vector; the estimators return one column per class,
+    in the order of ``classes_``, so the positive class ``classes_[1]`` is column 1.
+    """
+    proba = np.asarray(model.predict_proba(points))
+    if proba.ndim == 2 and proba.shape[1] == 2:
+        proba = proba[:, 1]
+    if proba.shape != (len(points),):
+        n = len(points)
+        raise ValueError(
+            f"decision_grid: model.predict_proba returned shape {proba.shape} for {n}"
+            f" points; expected ({n},) or ({n}, 2), the probabilities of a binary"
+            " classifier"
+        )
+    return proba
+
+
 def plot_loss(
     curves: Curve | Mapping[str, Curve],
     path: str | os.PathLike[str],
@@ -143,12 +162,16 @@ def plot_loss(
 def decision_grid(
     model: Any, X: Any, *, resolution: int = 200, padding: float = 0.5
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The model's probability of class 1 on a regular grid that covers X.
+    """The model's probability of the positive class on a regular grid that covers X.
 
     Parameters
     ----------
-    model : object with ``predict_proba(X) -> ndarray of shape (n_samples,)``
-        Any tinygrad_lr binary model, such as ``nn.LogisticRegression`` or ``nn.MLP``.
+    model : binary classifier with ``predict_proba``
+        An nn model (``nn.LogisticRegression``, ``nn.MLP``), whose ``predict_proba``
+        returns P(class 1) of shape (n_samples,), or a fitted estimator
+        (``LogisticRegressionClassifier``, ``MLPClassifier``), whose ``predict_proba``
+        returns shape (n_samples, 2) in the order of ``classes_``; column 1,
+        P(``classes_[1]``), is used.
     X : array-like of shape (n_samples, 2)
         The points the grid must cover.
     resolution : int, default 200
@@ -161,7 +184,13 @@ def decision_grid(
     xx, yy : ndarray of shape (resolution, resolution)
         Grid coordinates, as from ``np.meshgrid``.
     proba : ndarray of shape (resolution, resolution)
-        ``model.predict_proba`` at every grid point.
+        The probability of the positive class at every grid point.
+
+    Raises
+    ------
+    ValueError
+        When X is not of shape (n_samples, 2), or ``predict_proba`` returns
+        neither shape (n_samples,) nor (n_samples, 2).
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != 2 or X.shape[0] == 0:
@@ -182,7 +211,7 @@ def decision_grid(
     )
     points = np.column_stack([xx.ravel(), yy.ravel()])  # (resolution², 2)
 
-    proba = np.asarray(model.predict_proba(points)).reshape(xx.shape)
+    proba = _positive_proba(model, points).reshape(xx.shape)
     return xx, yy, proba
 
 
@@ -198,15 +227,17 @@ def plot_decision_boundary(
     figsize: tuple[float, float] = (6.0, 5.0),
     dpi: int = 100,
 ) -> Path:
-    """Draw the model's probability of class 1, its 0.5 boundary and the points.
+    """Draw the positive-class probability, its 0.5 boundary and the points.
 
     Parameters
     ----------
-    model : object with ``predict_proba(X) -> ndarray of shape (n_samples,)``
+    model : binary classifier with ``predict_proba``
+        As in :func:`decision_grid`.
     X : array-like of shape (n_samples, 2)
         The points to show, usually the training set.
     y : array-like of shape (n_samples,)
-        Their labels, 0 or 1, which colour the points.
+        Their labels, which colour the points: 0 or 1 for an nn model, the labels
+        in ``classes_`` for a fitted estimator.
     path : str or PathLike
         Where the PNG goes; its directory must exist.
     title : str, default "Decision boundary"
@@ -226,7 +257,9 @@ def plot_decision_boundary(
     ImportError
         Without matplotlib, with the command that installs it.
     ValueError
-        When X is not of shape (n_samples, 2) or y does not have one label per row.
+        When X is not of shape (n_samples, 2), y does not have one label per row or
+        holds a label the model does not predict, or ``predict_proba`` returns an
+        unexpected shape.
     """
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != len(np.asarray(X)):
@@ -236,6 +269,14 @@ def plot_decision_boundary(
         )
     xx, yy, proba = decision_grid(model, X, resolution=resolution, padding=padding)
     X = np.asarray(X, dtype=np.float64)
+    # The estimators can be fitted on any two labels; the nn models know 0 and 1.
+    classes = np.asarray(getattr(model, "classes_", [0, 1]))
+    unknown = ~np.isin(y, classes)
+    if unknown.any():
+        raise ValueError(
+            "plot_decision_boundary: expected the labels in y to be the model's"
+            f" classes {classes.tolist()}, got {np.unique(y[unknown]).tolist()}"
+        )
 
     figure = _figure(figsize, dpi)
     axes = figure.add_subplot()
@@ -246,7 +287,7 @@ def plot_decision_boundary(
     # has no 0.5 level; matplotlib then warns, so draw the line only when it exists.
     if proba.min() < 0.5 < proba.max():
         axes.contour(xx, yy, proba, levels=[0.5], colors="black", linewidths=1.5)
-    for label, colour in ((0, "tab:blue"), (1, "tab:red")):
+    for label, colour in zip(classes, ("tab:blue", "tab:red"), strict=True):
         rows = y == label
         axes.scatter(
             X[rows, 0],
@@ -257,7 +298,7 @@ def plot_decision_boundary(
             linewidths=0.4,
             label=f"class {label}",
         )
-    figure.colorbar(filled, ax=axes, label="P(class 1)")
+    figure.colorbar(filled, ax=axes, label=f"P(class {classes[1]})")
     axes.set_xlabel("$x_1$")
     axes.set_ylabel("$x_2$")
     axes.set_title(title)
