@@ -133,6 +133,28 @@ def test_mean_bce_of_one_finite_logit_is_finite_with_a_gradient_in_minus_one_one
     assert logits.grad is not None and -1.0 <= logits.grad[0] <= 1.0
 
 
+def test_the_mean_bce_of_huge_logits_is_their_mean_though_their_sum_overflows():
+    z = np.array([1e308, 1e308, 5e307])  # per-sample losses z for targets 0
+
+    with pytest.warns(RuntimeWarning, match="overflow"):  # NumPy's, on the sum
+        loss = F.binary_cross_entropy_with_logits(z, np.zeros(3))
+
+    assert loss.item() == pytest.approx(np.mean(z / 3) * 3, rel=1e-15)
+
+
+def test_bce_of_float32_logits_and_float64_targets_is_float64_as_numpy_promotes():
+    logits = Tensor(np.array([0.5, -2.0], np.float32), requires_grad=True)
+    targets = Tensor(np.array([1.0, 0.3]))
+
+    loss = F.binary_cross_entropy_with_logits(logits, targets)
+    loss.backward()
+
+    expected = np.mean(np.logaddexp(0.0, [0.5, -2.0]) - np.array([0.5, -0.6]))
+    assert loss.dtype == np.float64
+    assert loss.item() == pytest.approx(expected, rel=1e-6)  # exp(-|z|) in float32
+    assert logits.grad is not None and logits.grad.dtype == np.float32
+
+
 # ---------------------------------------------------------------- sigmoid
 
 

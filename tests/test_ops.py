@@ -521,6 +521,20 @@ def test_transpose_rejects_an_axis_out_of_range() -> None:
         x.transpose(5, 0)
 
 
+@pytest.mark.parametrize("scale", [1e155, 1e-156])
+def test_the_gradient_of_a_quotient_survives_where_the_square_of_b_does_not(
+    scale: float,
+) -> None:
+    # b² overflows to inf for 1e155 and is subnormal, short of digits, for 1e-156.
+    a = Tensor([3.0 * scale], requires_grad=True)
+    b = Tensor([7.0 * scale], requires_grad=True)
+
+    (a / b).sum().backward()
+
+    assert b.grad is not None
+    assert b.grad[0] == pytest.approx(-3.0 / 49.0 / scale, rel=1e-15)
+
+
 def test_sum_rejects_an_axis_out_of_range() -> None:
     x = Tensor(np.ones((2, 3)))
     with pytest.raises(ShapeError, match=r"sum: axis 2 is out of bounds"):

@@ -94,7 +94,7 @@ class Mul(Function):
 
 @register("div", methods=("__truediv__", "div"), reflected="__rtruediv__", arity=2)
 class Div(Function):
-    """a / b.  ∂/∂a = g / b, ∂/∂b = -g·a / b²."""
+    """a / b.  ∂/∂a = g / b, ∂/∂b = -g·a / b² = -(g / b)·(a / b)."""
 
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -104,11 +104,14 @@ class Div(Function):
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> tuple[Any, Any]:
         a, b = ctx.saved_tensors
+        g_over_b = grad_output / b
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_a = unbroadcast(grad_output / b, a.shape)
+            grad_a = unbroadcast(g_over_b, a.shape)
         if ctx.needs_input_grad[1]:
-            grad_b = unbroadcast(-grad_output * a / (b * b), b.shape)
+            # NOTE: (g / b)·(a / b), not g·a / b²: b² overflows for |b| > 1e154
+            # and loses digits below 1e-154, where the quotients are still exact.
+            grad_b = unbroadcast(-g_over_b * (a / b), b.shape)
         return grad_a, grad_b
 
 
@@ -458,6 +461,9 @@ class BinaryCrossEntropyWithLogits(Function):
     """Logistic loss from logits z and targets y in [0, 1], fused in one op.
 
     ℓ = max(z, 0) - z·y + log1p(e), with e = exp(-|z|), reduced by ``reduction``.
+    Where logits are so large that the sum of the losses overflows, the mean is
+    taken again from the losses divided by their number (NumPy warns about the
+    overflow of the sum).
     ∂ℓ/∂z = σ(z) - y, computed as ((p - y) - y·e) / (1 + e) with p = 1 for z ≥ 0
     and p = e for z < 0. That is the same number, but keeps its relative accuracy
     where σ(z) rounds to 1: for y = 1 and z = 40 it gives -e/(1 + e) = -4.2e-18,
@@ -474,14 +480,18 @@ class BinaryCrossEntropyWithLogits(Function):
         e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
         # NOTE: max(z, 0) - z·y first: for y = 1 it cancels exactly, and only then
         # can the tiny log1p(e) survive the addition.
-        losses = np.maximum(z, 0.0)
-        losses -= z * y
+        losses = np.maximum(z, 0.0) - z * y  # float32 z and float64 y give float64
         losses += np.log1p(e)
         ctx.save_for_backward(z, y, e, reduction)
         if reduction == "none":
             return losses
         total = np.add.reduce(losses, axis=None)
-        return np.asarray(total / z.size if reduction == "mean" else total)
+        if reduction == "sum":
+            return np.asarray(total)
+        if math.isinf(total):
+            # Huge logits: the sum overflowed (NumPy warns), but the mean may not.
+            return np.asarray(np.add.reduce(losses / z.size, axis=None))
+        return np.asarray(total / z.size)
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> tuple[Any, Any]:
