@@ -625,11 +625,22 @@ def test_an_object_array_header_is_refused_without_unpickling(tmp_path):
             GOOD_ARRAYS,
             "header entry 'weight' must give a shape of non-negative ints",
         ),
+        (
+            _header(
+                arrays={
+                    "weight": {"shape": [2], "dtype": ["float64"]},
+                    "bias": {"shape": [], "dtype": "float64"},
+                }
+            ),
+            GOOD_ARRAYS,
+            "header entry 'weight' must give .* a dtype in",
+        ),
         (_header(format_version=2), GOOD_ARRAYS, "format version 2; this version"),
         (_header(format_version="1"), GOOD_ARRAYS, "format version '1'"),
         (_header(format="other"), GOOD_ARRAYS, "is not a tinygrad_lr file"),
         (_header(kind="optimizer"), GOOD_ARRAYS, "kind 'optimizer'"),
         (_header(**{"class": "Perceptron"}), GOOD_ARRAYS, "unknown class 'Perceptron'"),
+        (_header(**{"class": ["MLP"]}), GOOD_ARRAYS, r"unknown class \['MLP'\]"),
         (
             _header(config={"n_features": 0}),
             GOOD_ARRAYS,
@@ -775,5 +786,40 @@ def test_an_entry_size_larger_than_allowed_is_rejected_before_reading(tmp_path):
     def attempt():
         with pytest.raises(SerializationError, match="'__header__' claims"):
             load(tmp_path / "model.npz")
+
+    assert _peak_bytes(attempt) < 10_000_000
+
+
+@pytest.mark.parametrize(
+    ("layer_sizes", "match"),
+    [
+        (
+            [2, 2000, 2000, 1],
+            r"missing keys \['layers\.4\.bias', 'layers\.4\.weight'\]",
+        ),
+        (
+            [2000, 2000, 1],
+            r"'layers\.0\.weight' has shape \(2, 3\); .* needs \(2000, 2000\)",
+        ),
+    ],
+)
+def test_a_config_larger_than_the_stored_arrays_is_rejected_before_building(
+    tmp_path, layer_sizes, match
+):
+    # The arrays of an MLP([2, 3, 1]) under a config whose weights need 32 MB.
+    state = nn.MLP([2, 3, 1], rng=0).state_dict()
+    header = _header(
+        **{"class": "MLP"},
+        config={"layer_sizes": layer_sizes, "activation": "tanh"},
+        arrays={
+            key: {"shape": list(value.shape), "dtype": "float64"}
+            for key, value in state.items()
+        },
+    )
+    _craft(tmp_path / "bad.npz", header, state)
+
+    def attempt():
+        with pytest.raises(SerializationError, match=match):
+            load(tmp_path / "bad.npz")
 
     assert _peak_bytes(attempt) < 10_000_000

@@ -28,18 +28,20 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import logging
 import math
 import os
 import secrets
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from tinygrad_lr import nn
+from tinygrad_lr._checks import positive_int
 from tinygrad_lr.tensor import Tensor
 
 __all__ = ["FORMAT_VERSION", "SerializationError", "load", "save"]
@@ -69,11 +71,55 @@ class SerializationError(ValueError):
     """
 
 
-# The models that save() can rebuild: class name -> (class, constructor arguments).
-MODELS: dict[str, tuple[Callable[..., nn.Module], Callable[[Any], dict[str, Any]]]] = {
+Shapes = dict[str, tuple[int, ...]]
+
+
+def _linear_shapes(in_features: int, out_features: int, bias: bool = True) -> Shapes:
+    """The parameter shapes of ``nn.Linear(in_features, out_features, bias)``."""
+    in_features = positive_int(in_features, "Linear", "in_features")
+    out_features = positive_int(out_features, "Linear", "out_features")
+    shapes: Shapes = {"weight": (in_features, out_features)}
+    if bias:
+        shapes["bias"] = (out_features,)
+    return shapes
+
+
+def _logistic_regression_shapes(n_features: int) -> Shapes:
+    """The parameter shapes of ``nn.LogisticRegression(n_features)``."""
+    n_features = positive_int(n_features, "LogisticRegression", "n_features")
+    return {"weight": (n_features,), "bias": ()}
+
+
+def _mlp_shapes(layer_sizes: Sequence[int], activation: str = "tanh") -> Shapes:
+    """The parameter shapes of ``nn.MLP(layer_sizes, activation)``: a Linear layer
+    at every even index of ``layers``, with an activation after each but the last.
+
+    ``activation`` changes no shape; it is accepted so that the recorded arguments
+    bind, and the MLP constructor checks its value.
+    """
+    sizes = [positive_int(size, "MLP", "every layer size") for size in layer_sizes]
+    return {
+        f"layers.{2 * index}.{key}": shape
+        for index, (in_features, out_features) in enumerate(itertools.pairwise(sizes))
+        for key, shape in _linear_shapes(in_features, out_features).items()
+    }
+
+
+# The models that save() can rebuild: class name -> (class, its constructor
+# arguments, and the parameter shapes those arguments give, computed without
+# building the model).
+MODELS: dict[
+    str,
+    tuple[
+        Callable[..., nn.Module],
+        Callable[[Any], dict[str, Any]],
+        Callable[..., Shapes],
+    ],
+] = {
     "LogisticRegression": (
         nn.LogisticRegression,
         lambda model: {"n_features": model.n_features},
+        _logistic_regression_shapes,
     ),
     "MLP": (
         nn.MLP,
@@ -81,6 +127,7 @@ MODELS: dict[str, tuple[Callable[..., nn.Module], Callable[[Any], dict[str, Any]
             "layer_sizes": list(model.layer_sizes),
             "activation": model.activation,
         },
+        _mlp_shapes,
     ),
     "Linear": (
         nn.Linear,
@@ -89,6 +136,7 @@ MODELS: dict[str, tuple[Callable[..., nn.Module], Callable[[Any], dict[str, Any]
             "out_features": model.out_features,
             "bias": model.bias is not None,
         },
+        _linear_shapes,
     ),
 }
 
@@ -323,7 +371,8 @@ def _parse_header(archive: zipfile.ZipFile, name: str) -> dict[str, Any]:
             isinstance(size, int) and not isinstance(size, bool) and size >= 0
             for size in shape
         )
-        if not valid_shape or spec.get("dtype") not in FLOAT_DTYPES:
+        dtype = spec.get("dtype") if isinstance(spec, dict) else None
+        if not valid_shape or not isinstance(dtype, str) or dtype not in FLOAT_DTYPES:
             raise SerializationError(
                 f"load: {name} header entry {key!r} must give a shape of"
                 f" non-negative ints and a dtype in {sorted(FLOAT_DTYPES)}, got"
@@ -355,9 +404,13 @@ def _check_loaded(
 def _rebuild(
     header: dict[str, Any], arrays: dict[str, np.ndarray], name: str
 ) -> nn.Module:
-    """Construct the recorded model class and give it the loaded parameters."""
+    """Construct the recorded model class and give it the loaded parameters.
+
+    The recorded arguments are checked against the loaded arrays before the model
+    is built, so a small file cannot make the model allocate more than it holds.
+    """
     class_name = header.get("class")
-    if class_name not in MODELS:
+    if not isinstance(class_name, str) or class_name not in MODELS:
         raise SerializationError(
             f"load: {name} holds a model of unknown class {class_name!r}; known"
             f" classes are {sorted(MODELS)}"
@@ -365,15 +418,12 @@ def _rebuild(
     config = header.get("config")
     if not isinstance(config, dict):
         raise SerializationError(f"load: {name} header has no 'config' table")
+    model_class, _, parameter_shapes = MODELS[class_name]
     try:
-        model = MODELS[class_name][0](**config, rng=0)
+        expected = parameter_shapes(**config)
     except (TypeError, ValueError) as error:
-        raise SerializationError(
-            f"load: {name} records arguments {config!r} that do not build a"
-            f" {class_name}: {error}"
-        ) from error
+        raise _config_error(name, config, class_name, error) from error
 
-    expected = dict(model.named_parameters())
     missing = sorted(set(expected) - set(arrays))
     extra = sorted(set(arrays) - set(expected))
     if missing or extra:
@@ -381,15 +431,32 @@ def _rebuild(
             f"load: {name} does not match {class_name}({config}): missing keys"
             f" {missing}, unexpected keys {extra}"
         )
-    for key, parameter in expected.items():
-        if arrays[key].shape != parameter.shape:
+    for key, shape in expected.items():
+        if arrays[key].shape != shape:
             raise SerializationError(
                 f"load: {name} entry {key!r} has shape {arrays[key].shape}; a"
-                f" {class_name} with {config} needs {parameter.shape}"
+                f" {class_name} with {config} needs {shape}"
             )
-    for key, parameter in expected.items():
+
+    try:
+        model = model_class(**config, rng=0)
+    except (TypeError, ValueError) as error:
+        raise _config_error(name, config, class_name, error) from error
+    parameters = dict(model.named_parameters())
+    assert {key: p.shape for key, p in parameters.items()} == expected, class_name
+    for key, parameter in parameters.items():
         parameter.data = arrays[key]
     return model
+
+
+def _config_error(
+    name: str, config: dict[str, Any], class_name: str, error: Exception
+) -> SerializationError:
+    """The error for recorded constructor arguments that do not build a model."""
+    return SerializationError(
+        f"load: {name} records arguments {config!r} that do not build a"
+        f" {class_name}: {error}"
+    )
 
 
 def load(path: str | os.PathLike[str]) -> nn.Module | dict[str, np.ndarray]:
