@@ -2,6 +2,8 @@
 
 import io
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -284,3 +286,12 @@ def test_cli_graph_prints_dot_source_without_gradients_when_asked(
     assert out.startswith("digraph tinygrad_lr {\n") and out.endswith("}\n")
     assert "\\ngrad " not in out
     assert out.count(" -> ") == 6
+
+
+def test_the_graph_module_comes_with_import_tinygrad_lr() -> None:
+    # A fresh interpreter: in this one the tests have imported tinygrad_lr.graph.
+    code = "import tinygrad_lr; print(tinygrad_lr.graph.format_graph.__name__)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.stdout.strip() == "format_graph", result.stderr

@@ -328,6 +328,31 @@ def test_no_grad_works_as_a_decorator() -> None:
     assert (x * 2.0).grad_fn is not None
 
 
+def test_no_grad_works_as_a_decorator_without_parentheses() -> None:
+    x = Tensor([1.0], requires_grad=True)
+
+    @no_grad
+    def double(t: Tensor) -> Tensor:
+        return t * 2.0
+
+    assert not double(x).requires_grad
+    assert double.__name__ == "double"
+    assert is_grad_enabled()
+
+
+@pytest.mark.parametrize(
+    ("data", "truth"), [([0.0], False), ([2.0], True), (-0.0, False), (np.nan, True)]
+)
+def test_the_truth_of_a_one_element_tensor_is_that_of_its_value(data, truth) -> None:
+    assert bool(Tensor(data)) is truth
+
+
+@pytest.mark.parametrize("shape", [(0,), (2,), (1, 2)])
+def test_the_truth_of_other_tensors_is_ambiguous(shape: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match=r"truth value of a tensor of shape"):
+        bool(Tensor(np.zeros(shape)))
+
+
 def test_no_grad_in_another_thread_does_not_affect_this_thread() -> None:
     entered = threading.Event()
     main_done = threading.Event()

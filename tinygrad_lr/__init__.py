@@ -13,6 +13,7 @@ import logging
 from tinygrad_lr import (
     data,
     functional,
+    graph,
     nn,
     ops,
     optim,
@@ -44,6 +45,7 @@ __all__ = [
     "detect_anomaly",
     "functional",
     "gradcheck",
+    "graph",
     "is_grad_enabled",
     "load",
     "nn",

@@ -75,9 +75,10 @@ def gradcheck(
     raise_exception : bool, default True
         Raise :class:`GradcheckError` on a mismatch; otherwise return False.
     locate : bool, default True
-        On a mismatch, check each op of the graph on its own and name the ones
-        whose backward disagrees with their forward. Ops called with parameters
-        (``sum(axis=0)``, ``x ** 3``) are skipped unless the graph records them.
+        On a mismatch, check each op of the graph on its own, with the parameters
+        it was called with (``sum(axis=0)``, ``x ** 3``), and name the ones whose
+        backward disagrees with their forward. Ops whose inputs are not float64,
+        or whose forward raises when run again, are listed as not checked.
 
     Returns
     -------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 import numbers
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -53,12 +53,11 @@ def is_grad_enabled() -> bool:
     return GRAD_ENABLED.get()
 
 
-@contextmanager
-def no_grad() -> Iterator[None]:
+def no_grad(function: Callable[..., Any] | None = None) -> Any:
     """Record no graph: results of ops inside do not require grad.
 
-    Works as a context manager and as a decorator, and only for the calling thread
-    (or asyncio task).
+    Works as a context manager and as a decorator, ``@no_grad()`` or ``@no_grad``,
+    and only for the calling thread (or asyncio task).
 
     >>> x = Tensor([1.0, 2.0], requires_grad=True)
     >>> with no_grad():
@@ -66,6 +65,13 @@ def no_grad() -> Iterator[None]:
     >>> y.requires_grad, y.grad_fn is None
     (False, True)
     """
+    if function is not None:  # @no_grad, without parentheses
+        return _grad_disabled()(function)
+    return _grad_disabled()
+
+
+@contextmanager
+def _grad_disabled() -> Iterator[None]:
     previous = GRAD_ENABLED.get()
     GRAD_ENABLED.set(False)
     try:
@@ -212,6 +218,16 @@ class Tensor:
 
     def __float__(self) -> float:
         return self.item()
+
+    def __bool__(self) -> bool:
+        # NOTE: without this, truth would come from __len__: a tensor of zeros
+        # would be true and an empty one false.
+        if self.data.size != 1:
+            raise ValueError(
+                f"bool: the truth value of a tensor of shape {self.shape} is"
+                " ambiguous; use (tensor.data).any() or .all()"
+            )
+        return bool(self.data.item())
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
