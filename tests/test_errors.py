@@ -64,7 +64,7 @@ class RefusesNegatives(Function):
     @staticmethod
     def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
         if (a < 0).any():
-            raise ValueError("needs non-negative input")
+            raise ValueError("the step size must not be negative")
         return np.sqrt(a)
 
     @staticmethod
@@ -171,7 +171,13 @@ ERROR_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         "forward value error",
         lambda: RefusesNegatives.apply(Tensor([-1.0])),
         ValueError,
-        r"^needs non-negative input$",
+        r"^the step size must not be negative$",
+    ),
+    (
+        "transpose axes",
+        lambda: leaf(2, 3).transpose(0),
+        ShapeError,
+        r"transpose: axes \(0,\) do not match an array of shape \(2, 3\)",
     ),
     # --- the loss
     (

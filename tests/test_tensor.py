@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
 import weakref
@@ -14,10 +15,12 @@ from hypothesis import given
 import tinygrad_lr.functional as F
 from tinygrad_lr import (
     DTypeError,
+    GradcheckError,
     GraphError,
     ShapeError,
     Tensor,
     detect_anomaly,
+    gradcheck,
     is_grad_enabled,
     no_grad,
 )
@@ -521,14 +524,46 @@ class _MulReturningAList(Function):
     @staticmethod
     def backward(ctx: Any, grad_output: np.ndarray) -> Any:
         a, b = ctx.saved_tensors
-        return [grad_output * b, grad_output * a]
+        need_a, need_b = ctx.needs_input_grad
+        return [
+            grad_output * b if need_a else None,
+            grad_output * a if need_b else None,
+        ]
 
 
-def test_a_backward_may_return_its_gradients_as_a_list() -> None:
+@pytest.mark.parametrize("anomaly", [False, True])
+def test_a_backward_may_return_its_gradients_as_a_list(anomaly: bool) -> None:
     a = Tensor([2.0, 3.0], requires_grad=True)
     b = Tensor([5.0, 7.0], requires_grad=True)
 
-    _MulReturningAList.apply(a, b).sum().backward()
+    c = Tensor([1.0, 10.0])  # needs no gradient: its entry in the list is None
 
-    assert a.grad.tolist() == [5.0, 7.0]
-    assert b.grad.tolist() == [2.0, 3.0]
+    with detect_anomaly() if anomaly else contextlib.nullcontext():
+        _MulReturningAList.apply(_MulReturningAList.apply(a, b), c).sum().backward()
+
+    assert a.grad is not None and a.grad.tolist() == [5.0, 70.0]
+    assert b.grad is not None and b.grad.tolist() == [2.0, 30.0]
+
+
+class _WrongMulReturningAList(Function):
+    """a * b, whose backward returns a list with twice the gradient of b."""
+
+    name = "wrong_mul_returning_a_list"
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: np.ndarray) -> Any:
+        a, b = ctx.saved_tensors
+        return [grad_output * b, 2.0 * grad_output * a]
+
+
+def test_gradcheck_names_an_op_whose_list_of_gradients_is_wrong() -> None:
+    def product(a: Tensor, b: Tensor) -> Tensor:
+        return _WrongMulReturningAList.apply(a, b).sum()
+
+    with pytest.raises(GradcheckError, match=r"backward .* is wrong_mul_returning_a"):
+        gradcheck(product, [np.array([2.0, 3.0]), np.array([5.0, 7.0])])

@@ -5,6 +5,9 @@ An op is a :class:`Function` subclass with two static methods::
     forward(ctx, *arrays, **params) -> ndarray
     backward(ctx, grad_output) -> one gradient per input (ndarray or None)
 
+``backward`` returns a tuple (or list) of gradients, or a lone gradient for an op of
+one input.
+
 ``forward`` sees plain NumPy arrays and may keep what backward needs with
 ``ctx.save_for_backward``. ``backward`` gets the gradient of the loss with respect to
 the op's output and returns the gradient with respect to each input, of that input's
@@ -35,12 +38,7 @@ OPS: dict[str, type[Function]] = {}
 
 _ORDER = itertools.count()  # numbers the Contexts in the order they are made
 
-# Words of NumPy's ValueErrors about shapes ("operands could not be broadcast",
-# "axis 2 is out of bounds", "cannot reshape array of size 6"), which apply
-# turns into a ShapeError naming the op.
-_SHAPE_WORDS = ("shape", "broadcast", "dimension", "axis", "axes", "size")
-
-Gradients = np.ndarray | None | tuple[np.ndarray | None, ...]
+Gradients = np.ndarray | None | tuple[np.ndarray | None, ...] | list[np.ndarray | None]
 
 
 class Context:
@@ -169,19 +167,20 @@ class Function:
             else:
                 data = cls.forward(ctx, *arrays, **params)
         except ValueError as error:
-            text = str(error)
-            if (
-                isinstance(error, ShapeError)
-                or text.startswith(f"{cls.name}:")
-                or not any(word in text for word in _SHAPE_WORDS)
-            ):
-                raise  # the op's own error, or one about values: passed on as it is
-            # NumPy reports bad shapes as ValueError; name the op and the shapes.
+            # NumPy's two shape errors that any op may meet, operands that do not
+            # broadcast and an axis out of range (an AxisError, which is also an
+            # IndexError), become a ShapeError naming the op and the shapes. Every
+            # other error is the op's own and passes on as it is.
+            if isinstance(error, ShapeError):
+                raise
             shapes = " and ".join(str(array.shape) for array in arrays)
-            if "broadcast" in text:
+            if "could not be broadcast" in str(error):
                 message = f"{cls.name}: shapes {shapes} cannot be broadcast"
                 raise ShapeError(message) from None
-            raise ShapeError(f"{cls.name}: {error} (input shapes {shapes})") from error
+            if isinstance(error, IndexError):
+                message = f"{cls.name}: {error} (input shapes {shapes})"
+                raise ShapeError(message) from error
+            raise
 
         if type(data) is not np.ndarray:
             data = np.asarray(data)  # NumPy returns scalars for 0-d results
@@ -202,7 +201,7 @@ def _checked(
             result = run(ctx, *args, **kw)
     except FloatingPointError as error:
         raise FloatingPointError(f"{where}: {error}") from None
-    results = result if type(result) is tuple else (result,)
+    results = result if type(result) in (tuple, list) else (result,)
     if not all(r is None or np.isfinite(r).all() for r in results):
         raise FloatingPointError(f"{where} produced a NaN or inf")
     return result

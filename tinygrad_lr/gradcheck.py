@@ -78,7 +78,7 @@ def gradcheck(
         On a mismatch, check each op of the graph on its own, with the parameters
         it was called with (``sum(axis=0)``, ``x ** 3``), and name the ones whose
         backward disagrees with their forward. Ops whose inputs are not float64,
-        or whose forward raises when run again, are listed as not checked.
+        or that raise when run again on their own, are listed as not checked.
 
     Returns
     -------
@@ -376,7 +376,7 @@ def _check_one_op(
 
 
 def _as_tuple(grads: Any) -> tuple[Any, ...]:
-    return grads if isinstance(grads, tuple) else (grads,)
+    return tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
 
 
 def _shift(arrays: list[np.ndarray], index: int, step: np.ndarray) -> list[np.ndarray]:

@@ -110,7 +110,8 @@ class Div(Function):
             grad_a = unbroadcast(g_over_b, a.shape)
         if ctx.needs_input_grad[1]:
             # NOTE: (g / b)·(a / b), not g·a / b²: b² overflows for |b| > 1e154
-            # and loses digits below 1e-154, where the quotients are still exact.
+            # and loses digits below 1e-154 whatever g and a are. The quotients
+            # only overflow where g or a is itself far larger than b.
             grad_b = unbroadcast(-g_over_b * (a / b), b.shape)
         return grad_a, grad_b
 
@@ -427,7 +428,10 @@ class Reshape(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, shape: Any) -> np.ndarray:
         ctx.save_for_backward(a.shape)
-        return a.reshape(shape)
+        try:
+            return a.reshape(shape)
+        except ValueError as error:  # NumPy's message gives the sizes
+            raise ShapeError(f"reshape: {error} (input shape {a.shape})") from None
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
@@ -445,7 +449,13 @@ class Transpose(Function):
             # NOTE: only negative axes are wrapped; NumPy rejects the invalid ones.
             axes = tuple(int(i) + a.ndim * (int(i) < 0) for i in np.atleast_1d(axes))
         ctx.save_for_backward(axes)
-        return a.transpose(axes)
+        try:
+            return a.transpose(axes)
+        except ValueError as error:
+            if isinstance(error, IndexError):  # an axis out of range: apply names it
+                raise
+            message = f"transpose: axes {axes} do not match an array of shape {a.shape}"
+            raise ShapeError(message) from None
 
     @staticmethod
     def backward(ctx: Context, grad_output: np.ndarray) -> np.ndarray:
