@@ -343,6 +343,11 @@ def test_no_grad_works_as_a_decorator_without_parentheses() -> None:
     assert is_grad_enabled()
 
 
+def test_no_grad_given_something_other_than_a_function_says_how_to_call_it() -> None:
+    with pytest.raises(TypeError, match=r"no_grad: takes no arguments .* got True"):
+        no_grad(True)
+
+
 @pytest.mark.parametrize(
     ("data", "truth"), [([0.0], False), ([2.0], True), (-0.0, False), (np.nan, True)]
 )

@@ -440,22 +440,24 @@ def test_a_memmap_streams_and_gives_the_in_memory_result(moons, tmp_path):
     assert results[1] == results[3]
 
 
-def test_mini_batch_fit_reads_one_batch_of_rows_at_a_time(moons):
-    X = _RecordingRows(moons.X_train)
+def test_mini_batch_fit_reads_a_bounded_number_of_rows_at_a_time(moons):
+    X = _RecordingRows(np.tile(moons.X_train, (6, 1)))  # 3000 rows
     model = nn.LogisticRegression(2, rng=0)
 
     fit(
         model,
         X,
-        moons.y_train,
+        np.tile(moons.y_train, 6),
         optimizer=SGD(model.parameters(), lr=0.1),
         epochs=2,
         batch_size=64,
         rng=0,
     )
 
-    assert max(X.reads) == 64
-    assert sum(X.reads) == 3 * 500  # every row checked once, then two epochs
+    # First the check of every row, 1024 rows at a time, then the batches.
+    assert X.reads[:3] == [1024, 1024, 952]
+    assert max(X.reads[3:]) == 64
+    assert sum(X.reads[3:]) == 2 * 3000
 
 
 # ---------------------------------------------------------------------------

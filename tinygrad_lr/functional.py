@@ -65,7 +65,9 @@ def binary_cross_entropy_with_logits(
 
     ``ℓ(z, y) = -y·log σ(z) - (1 - y)·log(1 - σ(z))``, evaluated as
     ``max(z, 0) - z·y + log1p(exp(-|z|))`` so that it is finite for every finite
-    logit and never takes the log of a rounded probability.
+    logit and never takes the log of a rounded probability. The mean is finite
+    too; only where the logits are so large (about 1e308 / n) that the sum of the
+    losses overflows does NumPy warn about that sum.
 
     Parameters
     ----------

@@ -236,8 +236,8 @@ def plot_decision_boundary(
     X : array-like of shape (n_samples, 2)
         The points to show, usually the training set.
     y : array-like of shape (n_samples,)
-        Their labels, which colour the points: 0 or 1 for an nn model, the labels
-        in ``classes_`` for a fitted estimator.
+        Their labels, which colour the points: 0 or 1 for an nn model (not soft
+        targets such as 0.9), the labels in ``classes_`` for a fitted estimator.
     path : str or PathLike
         Where the PNG goes; its directory must exist.
     title : str, default "Decision boundary"
@@ -267,8 +267,6 @@ def plot_decision_boundary(
             "plot_decision_boundary: expected y of shape (n_samples,) matching X,"
             f" got y of shape {y.shape} for X of shape {np.shape(X)}"
         )
-    xx, yy, proba = decision_grid(model, X, resolution=resolution, padding=padding)
-    X = np.asarray(X, dtype=np.float64)
     # The estimators can be fitted on any two labels; the nn models know 0 and 1.
     classes = np.asarray(getattr(model, "classes_", [0, 1]))
     unknown = ~np.isin(y, classes)
@@ -277,6 +275,8 @@ def plot_decision_boundary(
             "plot_decision_boundary: expected the labels in y to be the model's"
             f" classes {classes.tolist()}, got {np.unique(y[unknown]).tolist()}"
         )
+    xx, yy, proba = decision_grid(model, X, resolution=resolution, padding=padding)
+    X = np.asarray(X, dtype=np.float64)
 
     figure = _figure(figsize, dpi)
     axes = figure.add_subplot()

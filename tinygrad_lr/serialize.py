@@ -27,6 +27,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import itertools
 import json
@@ -420,6 +421,9 @@ def _rebuild(
         raise SerializationError(f"load: {name} header has no 'config' table")
     model_class, _, parameter_shapes = MODELS[class_name]
     try:
+        # The constructor's own signature judges the argument names, so that its
+        # errors name the model, not the shape helper.
+        inspect.signature(model_class).bind(**config, rng=0)
         expected = parameter_shapes(**config)
     except (TypeError, ValueError) as error:
         raise _config_error(name, config, class_name, error) from error

@@ -65,9 +65,14 @@ def no_grad(function: Callable[..., Any] | None = None) -> Any:
     >>> y.requires_grad, y.grad_fn is None
     (False, True)
     """
-    if function is not None:  # @no_grad, without parentheses
-        return _grad_disabled()(function)
-    return _grad_disabled()
+    if function is None:
+        return _grad_disabled()
+    if not callable(function):
+        raise TypeError(
+            f"no_grad: takes no arguments (or the function it decorates), got"
+            f" {function!r}; write `with no_grad():`"
+        )
+    return _grad_disabled()(function)  # @no_grad, without parentheses
 
 
 @contextmanager

@@ -171,8 +171,8 @@ def fit(
     ------
     ValueError
         For X or y of the wrong shape, or a NaN or inf in X, y or
-        ``validation_data``, naming the first bad row. Every row is checked
-        before the first step.
+        ``validation_data`` (for X, naming the first bad row and column). Every
+        row is checked before the first step.
     FloatingPointError
         When the model's output, the loss or a gradient becomes NaN or inf,
         naming the epoch and the step. The parameters are left as they were at
@@ -188,7 +188,7 @@ def fit(
             )
     # Every row is checked before the first step, so that a bad row is reported
     # with its index in X and the model is left untouched.
-    chunk_rows = X.shape[0] if batch_size is None else batch_size
+    chunk_rows = X.shape[0] if batch_size is None else max(batch_size, 1024)
     _check_finite(X, "fit", chunk_rows)
     if validation_data is not None:
         X_val, y_val = _check_data(*validation_data, "fit (validation_data)")
