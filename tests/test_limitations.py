@@ -1,9 +1,9 @@
 """What tinygrad_lr cannot do yet, written as the test it would pass.
 
-Each gap raises a clear error today (but `==`, which compares identity) and is
-listed in the README's "Limitations";
-these tests are strict xfails, so the day one of them passes the suite says so and
-the gap can be closed properly (code, README and this file together).
+Each gap raises a clear error today (but ``==``, which compares identity) and is
+listed in the README's "Limitations"; these tests are strict xfails, so the day one
+of them passes the suite says so and the gap can be closed properly (code, README
+and this file together).
 """
 
 from __future__ import annotations
