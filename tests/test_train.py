@@ -353,7 +353,11 @@ def test_invalid_batch_sizes_raise_naming_the_value(batch_size, match):
         ([0.0, 1.0], [0, 1], r"expected 2-D X of shape \(n_samples, n_features\)"),
         ([[0.0], [1.0]], [[0], [1]], r"expected 1-D y of shape \(n_samples,\)"),
         ([[0.0], [1.0]], [0, 1, 1], "X has 2 samples but y has 3"),
-        (np.zeros((0, 1)), [], "X has 0 samples; at least 1 required"),
+        (
+            np.zeros((0, 1)),
+            [],
+            r"X has 0 samples \(shape \(0, 1\)\); at least 1 required",
+        ),
         ([[0.0], [1.0]], [0, np.nan], "y contains NaN or infinity"),
         ([[0.0], [np.nan]], [0, 1], r"X contains NaN \(first at row 1, column 0\)"),
         ([[np.inf], [0.0]], [0, 1], r"X contains infinity \(first at row 0, column"),

@@ -28,7 +28,7 @@ from tinygrad_lr._random import as_generator
 from tinygrad_lr.data import batches
 from tinygrad_lr.nn.module import Module
 from tinygrad_lr.optim import Optimizer
-from tinygrad_lr.tensor import Tensor, no_grad
+from tinygrad_lr.tensor import DTypeError, Tensor, no_grad
 
 __all__ = ["History", "fit"]
 
@@ -57,17 +57,46 @@ class History:
     seconds: float = 0.0
 
 
+def _real(array: Any, name: str, where: str, hint: str = "") -> Any:
+    """``array`` if it holds real numbers (bool, int or float); an object array of
+    numbers as float64; a DTypeError naming the dtype for anything else."""
+    kind = array.dtype.kind
+    if kind in "biuf":
+        return array
+    if kind == "O":
+        try:
+            return array.astype(np.float64)
+        except (TypeError, ValueError) as error:
+            message = f"{where}: cannot convert {name} of dtype object to float64"
+            raise DTypeError(f"{message} ({error}){hint}") from None
+    if kind == "c":
+        raise DTypeError(
+            f"{where}: {name} has dtype {array.dtype}; complex data not supported"
+        )
+    raise DTypeError(
+        f"{where}: {name} has dtype {array.dtype}; expected real numbers{hint}"
+    )
+
+
 def _check_data(X: Any, y: Any, where: str) -> tuple[Any, np.ndarray]:
     """Validate shapes and labels once; X may be a memmap and is not copied."""
     if isinstance(X, Tensor):
         X = X.data
     elif not hasattr(X, "shape") or not hasattr(X, "__getitem__"):
-        X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+        X = np.asarray(X)
+    if hasattr(X, "dtype"):  # without one, each batch is checked as it becomes a Tensor
+        X = _real(X, "X", where)
+    labels = (
+        "; encode labels as 0 and 1, or use an estimator, which takes any two labels"
+    )
+    y = np.asarray(_real(np.asarray(y), "y", where, labels), dtype=np.float64)
     if len(X.shape) != 2:
+        hint = (
+            "; use X.reshape(-1, 1) for a single feature" if len(X.shape) == 1 else ""
+        )
         raise ValueError(
             f"{where}: expected 2-D X of shape (n_samples, n_features), got shape"
-            f" {tuple(X.shape)}"
+            f" {tuple(X.shape)}{hint}"
         )
     if y.ndim != 1:
         raise ValueError(
@@ -76,7 +105,9 @@ def _check_data(X: Any, y: Any, where: str) -> tuple[Any, np.ndarray]:
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"{where}: X has {X.shape[0]} samples but y has {y.shape[0]}")
     if X.shape[0] == 0:
-        raise ValueError(f"{where}: X has 0 samples; at least 1 required")
+        raise ValueError(
+            f"{where}: X has 0 samples (shape {tuple(X.shape)}); at least 1 required"
+        )
     if not np.isfinite(y).all():
         raise ValueError(f"{where}: y contains NaN or infinity")
     return X, y
