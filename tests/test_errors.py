@@ -37,6 +37,13 @@ def adam(**kwargs: Any) -> Callable[[], Any]:
     return lambda: optim.Adam([leaf(2)], **kwargs)
 
 
+def step_on_integer_data() -> None:
+    w = leaf(2)
+    optimizer = optim.SGD([w], lr=0.1)
+    w.data, w.grad = np.array([1, 2]), np.array([0.5, 0.5])
+    optimizer.step()
+
+
 def fit_lr(X: Any, y: Any, **kwargs: Any) -> Callable[[], Any]:
     def call() -> Any:
         model = nn.LogisticRegression(np.shape(X)[-1] or 1, rng=0)
@@ -56,6 +63,18 @@ class DropsAGradient(Function):
     @staticmethod
     def backward(ctx: Any, grad_output: np.ndarray) -> tuple[Any, Any]:
         return grad_output, None
+
+
+class ForgetsToUnbroadcast(Function):
+    """a + b, whose backward does not sum b's gradient back to b's shape."""
+
+    @staticmethod
+    def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a + b
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: np.ndarray) -> tuple[Any, Any]:
+        return grad_output, grad_output
 
 
 class RefusesNegatives(Function):
@@ -178,6 +197,19 @@ ERROR_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         lambda: leaf(2, 3).transpose(0),
         ShapeError,
         r"transpose: axes \(0,\) do not match an array of shape \(2, 3\)",
+    ),
+    (
+        "step integer data",
+        step_on_integer_data,
+        DTypeError,
+        r"SGD.step: parameter 0 now has data of dtype int64; only float32 and",
+    ),
+    (
+        "backward wrong shape",
+        lambda: ForgetsToUnbroadcast.apply(leaf(2, 3), leaf(3)).sum().backward(),
+        ShapeError,
+        r"function.backward returned a gradient of shape \(2, 3\) for input 1 of"
+        r" shape \(3,\)",
     ),
     # --- the loss
     (

@@ -314,14 +314,19 @@ def test_adam_gives_a_late_parameter_a_bias_corrected_first_step():
     [(SGD, {}), (SGD, {"momentum": 0.9}), (Adam, {})],
 )
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("flat", [False, True], ids=["per_parameter", "flat"])
 def test_a_non_finite_grad_raises_naming_the_index_and_updates_nothing(
-    optimizer_class, hyperparameters, bad
+    optimizer_class, hyperparameters, bad, flat
 ):
     a = Tensor([1.0, 2.0], requires_grad=True)
     b = Tensor([3.0, 4.0], requires_grad=True)
-    optimizer = optimizer_class([a, b], lr=0.1, **hyperparameters)
+    # Three or more parameters, all with a gradient, take the flat step.
+    others = [Tensor([5.0], requires_grad=True) for _ in range(2 if flat else 0)]
+    optimizer = optimizer_class([a, b, *others], lr=0.1, **hyperparameters)
     fresh = optimizer_class([Tensor([1.0, 2.0], requires_grad=True)], lr=0.1)
     a.grad, b.grad = np.array([0.5, 0.5]), np.array([0.0, bad])
+    for other in others:
+        other.grad = np.array([0.5])
 
     with pytest.raises(
         FloatingPointError,
@@ -331,6 +336,7 @@ def test_a_non_finite_grad_raises_naming_the_index_and_updates_nothing(
 
     assert a.data.tolist() == [1.0, 2.0]
     assert b.data.tolist() == [3.0, 4.0]
+    assert [other.data.tolist() for other in others] == [[5.0]] * len(others)
     # The failed step left no state behind: the next step is a first step.
     b.grad = None
     optimizer.step()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lr._checks import all_finite
-from tinygrad_lr.tensor import ShapeError, Tensor
+from tinygrad_lr.tensor import DTypeError, ShapeError, Tensor
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
@@ -175,6 +175,9 @@ class Optimizer:
             If a gradient holds a NaN or an inf. Nothing is updated then.
         ShapeError
             If a gradient, or a parameter, no longer has the parameter's shape.
+        DTypeError
+            If a parameter's data has been replaced by integers, which an update
+            would truncate.
         """
         grads: dict[int, np.ndarray] = {}  # parameter index -> its gradient
         dtype = self._flat_dtype
@@ -205,6 +208,14 @@ class Optimizer:
             return
         for index, grad in grads.items():
             self._check_finite(index, grad)
+            data = self.params[index].data
+            # Replaced by integers since the optimizer was made (a flat step, which
+            # needs the optimizer's own float dtype, never sees such data).
+            if data.dtype.kind != "f":
+                raise DTypeError(
+                    f"{type(self).__name__}.step: parameter {index} now has data of"
+                    f" dtype {data.dtype}; only float32 and float64 can be updated"
+                )
         for index, grad in grads.items():
             steps[index] += 1
             param = self.params[index]
