@@ -282,6 +282,18 @@ def test_save_into_a_read_only_directory_names_the_path_and_keeps_the_file(
     assert _bytes_of(load(path)) == _bytes_of(model)
 
 
+def test_save_over_a_read_only_file_names_the_path_and_keeps_the_file(saved):
+    path, _ = saved
+    before = path.read_bytes()
+    path.chmod(0o444)
+
+    with pytest.raises(PermissionError, match=r"save: cannot write .*model\.npz"):
+        save(nn.MLP([2, 3, 1], rng=5), path)
+
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+
+
 def test_save_over_a_directory_fails_and_leaves_no_temporary_file(tmp_path):
     (tmp_path / "model.npz").mkdir()
 

@@ -27,6 +27,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import errno
 import inspect
 import io
 import itertools
@@ -35,6 +36,7 @@ import logging
 import math
 import os
 import secrets
+import stat
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -260,12 +262,24 @@ def save(obj: nn.Module | Mapping[str, Any], path: str | os.PathLike[str]) -> No
     ValueError
         If an array contains NaN or inf, or a key is not a valid name.
     OSError
-        If the directory is missing or not writable; the message names ``path``.
+        If the directory is missing or not writable, or ``path`` is a read-only
+        file (PermissionError; the file is left as it was); the message names
+        ``path``.
     """
     path = os.fspath(path)
     if not isinstance(path, str):
         path = os.fsdecode(path)
     header, arrays = _describe(obj)
+
+    # NOTE: os.replace needs only a writable directory, so it would replace a
+    # read-only file; refuse as writing to it would (by its mode, even for root).
+    try:
+        mode: int | None = os.stat(path).st_mode
+    except OSError:
+        mode = None  # no file there yet, or none reachable: os.open below says which
+    if mode is not None and stat.S_ISREG(mode) and not mode & 0o222:
+        denied = PermissionError(errno.EACCES, "the file is read-only", path)
+        raise _path_error(denied, path)
 
     directory = os.path.dirname(os.path.abspath(path))
     temporary = os.path.join(
