@@ -380,10 +380,17 @@ def test_three_dimensional_X_raises_without_the_reshape_hint():
         nn.LogisticRegression(2)(np.ones((1, 2, 2)))
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_predict_proba_refuses_non_finite_X(bad):
-    with pytest.raises(ValueError, match="X contains NaN or infinity"):
-        nn.MLP([2, 1]).predict_proba([[0.0, bad]])
+@pytest.mark.parametrize(("bad", "kind"), [(np.nan, "NaN"), (-np.inf, "infinity")])
+@pytest.mark.parametrize("method", ["predict_proba", "predict"])
+def test_predicting_on_non_finite_X_names_the_kind_and_the_place(bad, kind, method):
+    X = np.zeros((3, 2))
+    X[2, 1] = bad
+
+    with pytest.raises(
+        ValueError,
+        match=rf"MLP.{method}: X contains {kind} \(first at row 2, column 1\)",
+    ):
+        getattr(nn.MLP([2, 1]), method)(X)
 
 
 @pytest.mark.parametrize(

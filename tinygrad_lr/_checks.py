@@ -25,6 +25,17 @@ def all_finite(array: np.ndarray) -> bool:
     return math.isfinite(np.vdot(array, array)) or bool(np.isfinite(array).all())
 
 
+def first_non_finite(values: np.ndarray) -> tuple[str, int, int] | None:
+    """``("NaN" or "infinity", row, column)`` of the first bad element of the 2-D
+    ``values``, or None when every element is finite."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return None
+    row, column = np.argwhere(~finite)[0]
+    kind = "NaN" if np.isnan(values[row, column]) else "infinity"
+    return kind, int(row), int(column)
+
+
 # The bits of 1.0, for each float dtype, as the unsigned integer of the same size.
 _ONE_BITS = {
     np.dtype(np.float64): (np.uint64, np.float64(1.0).view(np.uint64)),

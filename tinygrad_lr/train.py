@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lr import functional as F
-from tinygrad_lr._checks import positive_int
+from tinygrad_lr._checks import first_non_finite, positive_int
 from tinygrad_lr._random import as_generator
 from tinygrad_lr.data import batches
 from tinygrad_lr.nn.module import Module
@@ -120,11 +120,9 @@ def _check_finite(X: Any, where: str, chunk_rows: int) -> None:
     holding more of it in memory than one batch.
     """
     for start in range(0, X.shape[0], chunk_rows):
-        values = np.asarray(X[start : start + chunk_rows])
-        finite = np.isfinite(values)
-        if not finite.all():
-            row, column = np.argwhere(~finite)[0]
-            kind = "NaN" if np.isnan(values[row, column]) else "infinity"
+        bad = first_non_finite(np.asarray(X[start : start + chunk_rows]))
+        if bad is not None:
+            kind, row, column = bad
             raise ValueError(
                 f"{where}: X contains {kind} (first at row {start + row}, column"
                 f" {column})"

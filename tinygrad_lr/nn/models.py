@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_lr import functional as F
-from tinygrad_lr._checks import positive_int
+from tinygrad_lr._checks import first_non_finite, positive_int
 from tinygrad_lr._random import as_generator
 from tinygrad_lr.nn.layers import Linear, ReLU, Tanh
 from tinygrad_lr.nn.module import Module, Parameter
@@ -47,9 +47,12 @@ class _BinaryClassifier(Module):
 
     def _logits(self, X: Any, where: str) -> np.ndarray:
         X = self._check_X(X, where)
-        if not np.isfinite(X.data).all():
+        bad = first_non_finite(X.data)
+        if bad is not None:
+            kind, row, column = bad
             raise ValueError(
-                f"{type(self).__name__}.{where}: X contains NaN or infinity"
+                f"{type(self).__name__}.{where}: X contains {kind} (first at row"
+                f" {row}, column {column})"
             )
         with no_grad():
             return self(X).data
