@@ -241,10 +241,27 @@ def test_a_huge_learning_rate_on_the_moons_mlp_diverges_but_stays_finite(moons):
     # lr=1e6 gives enormous but finite losses rather than NaN.
     model = nn.MLP([2, 16, 16, 1], rng=0)
 
-    history = _fit_moons(moons, model, lr=1e6, epochs=20)
+    with pytest.warns(RuntimeWarning, match=r"in epoch 2; training is diverging"):
+        history = _fit_moons(moons, model, lr=1e6, epochs=20)
 
     assert np.isfinite(history.loss).all()
     assert min(history.loss[1:]) > 1000.0
+
+
+def test_the_divergence_warning_needs_a_loss_far_above_chance(moons):
+    # Scaled losses of about 0.0007, 0.35 and 140: the second is 500 times the
+    # first but still below chance (log 2), so only the third warns.
+    scales = iter([0.001, 0.5, 200.0])
+
+    def scaled_loss(logits, targets):
+        return F.binary_cross_entropy_with_logits(logits, targets) * next(scales)
+
+    model = nn.LogisticRegression(2, rng=0)
+    with pytest.warns(RuntimeWarning, match=r"diverging") as caught:
+        history = _fit_moons(moons, model, lr=1e-9, epochs=3, loss_fn=scaled_loss)
+
+    assert len(caught) == 1 and "in epoch 3;" in str(caught[0].message)
+    assert history.loss[1] > 100 * history.loss[0]
 
 
 def test_a_non_finite_model_output_raises_naming_the_epoch(moons):

@@ -14,8 +14,10 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +37,11 @@ __all__ = ["History", "fit"]
 logger = logging.getLogger(__name__)
 
 LossFunction = Callable[[Tensor, Tensor], Tensor]
+
+# fit warns, once, when an epoch's loss exceeds DIVERGED times the first epoch's,
+# or times CHANCE (the loss of predicting 0.5 for every sample) if that is larger.
+DIVERGED = 100.0
+CHANCE = math.log(2.0)
 
 
 @dataclass
@@ -206,6 +213,14 @@ def fit(
         When the model's output, the loss or a gradient becomes NaN or inf,
         naming the epoch and the step. The parameters are left as they were at
         that moment: a step whose gradient is not finite is never applied.
+
+    Warns
+    -----
+    RuntimeWarning
+        Once, when an epoch's loss exceeds 100 times the first epoch's (or 100
+        times log 2, the loss of guessing 0.5, if that is larger): training is
+        diverging, though its numbers may stay finite. Training goes on; a
+        callback can stop it.
     """
     X, y = _check_data(X, y, "fit")
     epochs = positive_int(epochs, "fit", "epochs")
@@ -230,7 +245,7 @@ def fit(
     full_X = Tensor(np.asarray(X)) if batch_size is None else None
     full_y = Tensor(y) if batch_size is None else None
 
-    step = 0
+    step, diverged = 0, False
     for epoch in range(1, epochs + 1):
         if full_X is not None and full_y is not None:
             epoch_batches: Iterable[tuple[Any, Any]] = [(full_X, full_y)]
@@ -266,6 +281,15 @@ def fit(
             total += value * len(y_batch)
             count += len(y_batch)
         history.loss.append(total / count)
+        if not diverged and history.loss[-1] > DIVERGED * max(history.loss[0], CHANCE):
+            diverged = True
+            warnings.warn(
+                f"fit: the loss grew from {history.loss[0]:.4g} in epoch 1 to"
+                f" {history.loss[-1]:.4g} in epoch {epoch}; training is diverging,"
+                " try a smaller learning rate",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
         if validation_data is not None:
             with no_grad():
