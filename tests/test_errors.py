@@ -44,6 +44,16 @@ def step_on_integer_data() -> None:
     optimizer.step()
 
 
+def flat_step_on_integer_data() -> None:
+    params = [leaf(2) for _ in range(3)]  # three or more take the flat step
+    for param in params:
+        param.data = np.array([1, 2])
+    optimizer = optim.SGD(params, lr=0.1)
+    for param in params:
+        param.grad = np.array([0.5, 0.5])
+    optimizer.step()
+
+
 def fit_lr(X: Any, y: Any, **kwargs: Any) -> Callable[[], Any]:
     def call() -> Any:
         model = nn.LogisticRegression(np.shape(X)[-1] or 1, rng=0)
@@ -201,6 +211,12 @@ ERROR_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
     (
         "step integer data",
         step_on_integer_data,
+        DTypeError,
+        r"SGD.step: parameter 0 now has data of dtype int64; only float32 and",
+    ),
+    (
+        "flat step integer data",
+        flat_step_on_integer_data,
         DTypeError,
         r"SGD.step: parameter 0 now has data of dtype int64; only float32 and",
     ),
@@ -364,7 +380,19 @@ ERROR_CASES: list[tuple[str, Callable[[], Any], type[Exception], str]] = [
         "fit object X",
         fit_lr(np.array([[{"foo": "bar"}]] * 10, dtype=object), y10),
         DTypeError,
-        r"fit: cannot convert X of dtype object to float64 \(.*'dict'\)",
+        r"fit: cannot convert X of dtype object to float64 \(element \{'foo'",
+    ),
+    (
+        "fit object strings",
+        fit_lr(np.full((10, 3), "1.5", dtype=object), y10),
+        DTypeError,
+        r"fit: cannot convert X of dtype object to float64 \(element '1.5'\)",
+    ),
+    (
+        "fit float16 X",
+        fit_lr(X3.astype(np.float16), y10),
+        DTypeError,
+        "fit: X has dtype float16; convert it to float32 or float64",
     ),
     (
         "fit string y",

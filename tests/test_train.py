@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from tinygrad_lr import Tensor, data, nn, reference
+from tinygrad_lr import DTypeError, Tensor, data, nn, reference
 from tinygrad_lr import functional as F
 from tinygrad_lr.optim import SGD, Adam
 from tinygrad_lr.train import History, fit
@@ -248,6 +248,13 @@ def test_a_huge_learning_rate_on_the_moons_mlp_diverges_but_stays_finite(moons):
     assert min(history.loss[1:]) > 1000.0
 
 
+def test_a_run_diverging_within_its_first_mini_batch_epoch_warns(moons):
+    model = nn.MLP([2, 16, 16, 1], rng=0)
+
+    with pytest.warns(RuntimeWarning, match=r"in epoch 1; training is diverging"):
+        _fit_moons(moons, model, lr=1e6, epochs=1, batch_size=32, rng=0)
+
+
 def test_the_divergence_warning_needs_a_loss_far_above_chance(moons):
     # Scaled losses of about 0.0007, 0.35 and 140: the second is 500 times the
     # first but still below chance (log 2), so only the third warns.
@@ -413,6 +420,14 @@ def test_a_nan_in_a_late_batch_is_named_by_its_row_in_X_before_any_step(batch_si
         )
 
     assert _weights(model) == before
+
+
+def test_rows_of_an_array_like_without_a_dtype_are_checked_as_they_are_read(moons):
+    X = _RecordingRows(np.full((20, 2), "a"))
+    model = nn.LogisticRegression(2, rng=0)
+
+    with pytest.raises(DTypeError, match=r"fit: X has dtype <U1; expected real"):
+        fit(model, X, np.zeros(20), optimizer=SGD(model.parameters(), lr=0.1), epochs=1)
 
 
 # ---------------------------------------------------------------------------

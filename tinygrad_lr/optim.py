@@ -58,6 +58,8 @@ def _minus(data: np.ndarray, step: np.ndarray) -> np.ndarray:
 # more instructions flat. An MLP of 6 parameters steps Adam about 3x faster flat.
 FLAT_MIN_PARAMETERS = 3
 
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what a step updates
+
 
 class Optimizer:
     """Holds the parameters to update and clears their gradients.
@@ -176,8 +178,8 @@ class Optimizer:
         ShapeError
             If a gradient, or a parameter, no longer has the parameter's shape.
         DTypeError
-            If a parameter's data has been replaced by integers, which an update
-            would truncate.
+            If a parameter's data has been replaced by one of another dtype than
+            float32 or float64 (integers, which an update would truncate).
         """
         grads: dict[int, np.ndarray] = {}  # parameter index -> its gradient
         dtype = self._flat_dtype
@@ -199,6 +201,7 @@ class Optimizer:
         if (
             self._flat_state is not None
             and one_dtype
+            and dtype in FLOAT_DTYPES
             and len(grads) == len(self.params) >= FLAT_MIN_PARAMETERS
             and len(set(steps.values())) == 1
         ):
@@ -209,9 +212,7 @@ class Optimizer:
         for index, grad in grads.items():
             self._check_finite(index, grad)
             data = self.params[index].data
-            # Replaced by integers since the optimizer was made (a flat step, which
-            # needs the optimizer's own float dtype, never sees such data).
-            if data.dtype.kind != "f":
+            if data.dtype not in FLOAT_DTYPES:  # replaced by integers, say
                 raise DTypeError(
                     f"{type(self).__name__}.step: parameter {index} now has data of"
                     f" dtype {data.dtype}; only float32 and float64 can be updated"

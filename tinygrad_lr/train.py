@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import sys
 import time
 import warnings
@@ -38,8 +39,9 @@ logger = logging.getLogger(__name__)
 
 LossFunction = Callable[[Tensor, Tensor], Tensor]
 
-# fit warns, once, when an epoch's loss exceeds DIVERGED times the first epoch's,
-# or times CHANCE (the loss of predicting 0.5 for every sample) if that is larger.
+# fit warns, once, when an epoch's loss exceeds DIVERGED times the loss of the
+# first step, or times CHANCE (the loss of predicting 0.5 for every sample) if
+# that is larger.
 DIVERGED = 100.0
 CHANCE = math.log(2.0)
 
@@ -65,17 +67,23 @@ class History:
 
 
 def _real(array: Any, name: str, where: str, hint: str = "") -> Any:
-    """``array`` if it holds real numbers (bool, int or float); an object array of
-    numbers as float64; a DTypeError naming the dtype for anything else."""
+    """``array`` if it holds bools, ints, float32 or float64; an object array of
+    real numbers as float64; a DTypeError naming the dtype for anything else."""
     kind = array.dtype.kind
-    if kind in "biuf":
+    if kind in "biu" or array.dtype in (np.float32, np.float64):
         return array
     if kind == "O":
-        try:
+        bad = [value for value in array.flat if not isinstance(value, numbers.Real)]
+        if not bad:
             return array.astype(np.float64)
-        except (TypeError, ValueError) as error:
-            message = f"{where}: cannot convert {name} of dtype object to float64"
-            raise DTypeError(f"{message} ({error}){hint}") from None
+        raise DTypeError(
+            f"{where}: cannot convert {name} of dtype object to float64 (element"
+            f" {bad[0]!r}){hint}"
+        )
+    if kind == "f":
+        raise DTypeError(
+            f"{where}: {name} has dtype {array.dtype}; convert it to float32 or float64"
+        )
     if kind == "c":
         raise DTypeError(
             f"{where}: {name} has dtype {array.dtype}; complex data not supported"
@@ -91,7 +99,7 @@ def _check_data(X: Any, y: Any, where: str) -> tuple[Any, np.ndarray]:
         X = X.data
     elif not hasattr(X, "shape") or not hasattr(X, "__getitem__"):
         X = np.asarray(X)
-    if hasattr(X, "dtype"):  # without one, each batch is checked as it becomes a Tensor
+    if hasattr(X, "dtype"):  # without one, each chunk is checked as it is read
         X = _real(X, "X", where)
     labels = (
         "; encode labels as 0 and 1, or use an estimator, which takes any two labels"
@@ -127,7 +135,8 @@ def _check_finite(X: Any, where: str, chunk_rows: int) -> None:
     holding more of it in memory than one batch.
     """
     for start in range(0, X.shape[0], chunk_rows):
-        bad = first_non_finite(np.asarray(X[start : start + chunk_rows]))
+        values = _real(np.asarray(X[start : start + chunk_rows]), "X", where)
+        bad = first_non_finite(values)
         if bad is not None:
             kind, row, column = bad
             raise ValueError(
@@ -209,6 +218,9 @@ def fit(
         For X or y of the wrong shape, or a NaN or inf in X, y or
         ``validation_data`` (for X, naming the first bad row and column). Every
         row is checked before the first step.
+    DTypeError
+        For X or y that do not hold real numbers (strings, complex numbers, or
+        float16), naming the dtype.
     FloatingPointError
         When the model's output, the loss or a gradient becomes NaN or inf,
         naming the epoch and the step. The parameters are left as they were at
@@ -217,10 +229,10 @@ def fit(
     Warns
     -----
     RuntimeWarning
-        Once, when an epoch's loss exceeds 100 times the first epoch's (or 100
-        times log 2, the loss of guessing 0.5, if that is larger): training is
-        diverging, though its numbers may stay finite. Training goes on; a
-        callback can stop it.
+        Once, when an epoch's loss exceeds 100 times the loss of the first step
+        (or 100 times log 2, the loss of guessing 0.5, if that is larger):
+        training is diverging, though its numbers may stay finite. Training goes
+        on; a callback can stop it.
     """
     X, y = _check_data(X, y, "fit")
     epochs = positive_int(epochs, "fit", "epochs")
@@ -245,7 +257,7 @@ def fit(
     full_X = Tensor(np.asarray(X)) if batch_size is None else None
     full_y = Tensor(y) if batch_size is None else None
 
-    step, diverged = 0, False
+    step, diverged, first_loss = 0, False, 0.0
     for epoch in range(1, epochs + 1):
         if full_X is not None and full_y is not None:
             epoch_batches: Iterable[tuple[Any, Any]] = [(full_X, full_y)]
@@ -278,13 +290,15 @@ def fit(
                     f"fit: epoch {epoch}, step {step}: {error}; try a smaller"
                     " learning rate"
                 ) from error
+            if step == 1:
+                first_loss = value
             total += value * len(y_batch)
             count += len(y_batch)
         history.loss.append(total / count)
-        if not diverged and history.loss[-1] > DIVERGED * max(history.loss[0], CHANCE):
+        if not diverged and history.loss[-1] > DIVERGED * max(first_loss, CHANCE):
             diverged = True
             warnings.warn(
-                f"fit: the loss grew from {history.loss[0]:.4g} in epoch 1 to"
+                f"fit: the loss grew from {first_loss:.4g} at the first step to"
                 f" {history.loss[-1]:.4g} in epoch {epoch}; training is diverging,"
                 " try a smaller learning rate",
                 RuntimeWarning,
