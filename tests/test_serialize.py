@@ -294,6 +294,17 @@ def test_save_over_a_read_only_file_names_the_path_and_keeps_the_file(saved):
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
 
 
+def test_save_over_a_fifo_refuses_to_replace_it(tmp_path):
+    path = tmp_path / "model.npz"
+    os.mkfifo(path)
+
+    with pytest.raises(FileExistsError, match=r"cannot write .*not a regular file"):
+        save(nn.LogisticRegression(2, rng=0), path)
+
+    assert stat.S_ISFIFO(path.stat().st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
 def test_save_over_a_directory_fails_and_leaves_no_temporary_file(tmp_path):
     (tmp_path / "model.npz").mkdir()
 

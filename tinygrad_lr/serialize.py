@@ -237,6 +237,27 @@ def _path_error(error: OSError, path: str) -> OSError:
     return OSError(error.errno, f"save: cannot write {path!r}: {error.strerror}", path)
 
 
+def _check_replaceable(path: str) -> None:
+    """Refuse to replace what writing to ``path`` in place would not overwrite.
+
+    os.replace needs only a writable directory: it would replace a read-only
+    file, or a device such as /dev/null, with the new archive.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # no file there yet, or none reachable: os.open will say which
+    if stat.S_ISDIR(mode):
+        return  # os.replace refuses a directory itself, with IsADirectoryError
+    if not stat.S_ISREG(mode):
+        refused = OSError(errno.EEXIST, "it is not a regular file", path)
+        raise _path_error(refused, path)
+    # NOTE: the mode bits as well as os.access, which grants root everything.
+    if not mode & 0o222 or not os.access(path, os.W_OK):
+        denied = PermissionError(errno.EACCES, "the file is read-only", path)
+        raise _path_error(denied, path)
+
+
 def save(obj: nn.Module | Mapping[str, Any], path: str | os.PathLike[str]) -> None:
     """Write a model or a state dict to ``path`` as a validated ``.npz`` file.
 
@@ -263,23 +284,16 @@ def save(obj: nn.Module | Mapping[str, Any], path: str | os.PathLike[str]) -> No
         If an array contains NaN or inf, or a key is not a valid name.
     OSError
         If the directory is missing or not writable, or ``path`` is a read-only
-        file (PermissionError; the file is left as it was); the message names
-        ``path``.
+        file (PermissionError) or exists but is not a regular file, such as a
+        device (FileExistsError); whatever is at ``path`` is left as it was, and
+        the message names ``path``.
     """
     path = os.fspath(path)
     if not isinstance(path, str):
         path = os.fsdecode(path)
     header, arrays = _describe(obj)
 
-    # NOTE: os.replace needs only a writable directory, so it would replace a
-    # read-only file; refuse as writing to it would (by its mode, even for root).
-    try:
-        mode: int | None = os.stat(path).st_mode
-    except OSError:
-        mode = None  # no file there yet, or none reachable: os.open below says which
-    if mode is not None and stat.S_ISREG(mode) and not mode & 0o222:
-        denied = PermissionError(errno.EACCES, "the file is read-only", path)
-        raise _path_error(denied, path)
+    _check_replaceable(path)
 
     directory = os.path.dirname(os.path.abspath(path))
     temporary = os.path.join(
