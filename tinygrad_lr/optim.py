@@ -58,7 +58,7 @@ def _minus(data: np.ndarray, step: np.ndarray) -> np.ndarray:
 # more instructions flat. An MLP of 6 parameters steps Adam about 3x faster flat.
 FLAT_MIN_PARAMETERS = 3
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # what a step updates
+FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))  # what a step updates
 
 
 class Optimizer:
