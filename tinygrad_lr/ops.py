@@ -490,7 +490,10 @@ class BinaryCrossEntropyWithLogits(Function):
         e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
         # NOTE: max(z, 0) - z·y first: for y = 1 it cancels exactly, and only then
         # can the tiny log1p(e) survive the addition.
-        losses = np.maximum(z, 0.0) - z * y  # float32 z and float64 y give float64
+        losses = np.maximum(z, 0.0)
+        if y.dtype.itemsize > z.dtype.itemsize:  # float32 z, float64 y: promote
+            losses = losses.astype(y.dtype)
+        losses -= z * y
         losses += np.log1p(e)
         ctx.save_for_backward(z, y, e, reduction)
         if reduction == "none":
