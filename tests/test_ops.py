@@ -544,15 +544,19 @@ def test_sum_rejects_an_axis_out_of_range() -> None:
 # ---------------------------------------------------------------- the kit itself
 
 
-class _SquareWithWrongGradient(Function):
-    """x², but with backward 2.001·x·g (a 0.05% error)."""
-
-    name = "square_with_wrong_gradient"
+class _Square(Function):
+    """x², the forward of the broken ops below."""
 
     @staticmethod
     def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(a)
         return a * a
+
+
+class _SquareWithWrongGradient(_Square):
+    """x², but with backward 2.001·x·g (a 0.05% error)."""
+
+    name = "square_with_wrong_gradient"
 
     @staticmethod
     def backward(ctx: Any, grad_output: np.ndarray) -> np.ndarray:
@@ -575,15 +579,10 @@ def test_check_op_catches_a_float32_result_promoted_to_float64() -> None:
         check_op(lambda x: x * Tensor(np.ones(x.shape)), lambda x: x, max_examples=20)
 
 
-class _SquareWithFloat64Gradient(Function):
+class _SquareWithFloat64Gradient(_Square):
     """x², with the right gradient 2·x·g, but always as float64."""
 
     name = "square_with_float64_gradient"
-
-    @staticmethod
-    def forward(ctx: Any, a: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(a)
-        return a * a
 
     @staticmethod
     def backward(ctx: Any, grad_output: np.ndarray) -> np.ndarray:

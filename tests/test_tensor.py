@@ -550,15 +550,10 @@ def test_a_backward_may_return_its_gradients_as_a_list(anomaly: bool) -> None:
     assert b.grad is not None and b.grad.tolist() == [2.0, 30.0]
 
 
-class _WrongMulReturningAList(Function):
+class _WrongMulReturningAList(_MulReturningAList):
     """a * b, whose backward returns a list with twice the gradient of b."""
 
     name = "wrong_mul_returning_a_list"
-
-    @staticmethod
-    def forward(ctx: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(a, b)
-        return a * b
 
     @staticmethod
     def backward(ctx: Any, grad_output: np.ndarray) -> Any:
